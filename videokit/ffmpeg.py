@@ -100,10 +100,8 @@ def _end_group(proc: subprocess.Popen[bytes]) -> None:
     pgid = proc.pid
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=TERM_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        pass
     # FFmpeg may have exited while a grandchild of its group lingers: kill the group anyway.
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)

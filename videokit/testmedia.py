@@ -96,7 +96,7 @@ def copy_video(source: str | Path, path: str | Path) -> Path:
 
 
 def frame_at(path: str | Path, seconds: float) -> av.VideoFrame:
-    """The displayed frame at ``seconds`` (display orientation, as FFmpeg renders it)."""
+    """The frame shown at ``seconds`` as RGB, in coded orientation (PyAV does not autorotate)."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         container.seek(int(max(seconds - 1.0, 0) * av.time_base), backward=True)
@@ -111,7 +111,9 @@ def frame_at(path: str | Path, seconds: float) -> av.VideoFrame:
         return last.reformat(format="rgb24")
 
 
-def rgb_at(path: str | Path, seconds: float, points: list[tuple[int, int]]) -> list[tuple[int, ...]]:
+def rgb_at(
+    path: str | Path, seconds: float, points: list[tuple[int, int]]
+) -> list[tuple[int, ...]]:
     """RGB values at pixel ``points`` ``(x, y)`` of the frame shown at ``seconds``."""
     frame = frame_at(path, seconds)
     plane = frame.planes[0]
