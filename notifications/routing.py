@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from notifications.consumers import NotificationConsumer
+
+websocket_urlpatterns = [path("ws/notifications", NotificationConsumer.as_asgi())]
