@@ -208,6 +208,12 @@ MODAL_FUNCTION_NAME = env_str("MODAL_FUNCTION_NAME", "render_export")
 # --- Notifications
 NOTIFICATION_RETENTION_DAYS = env_int("NOTIFICATION_RETENTION_DAYS", 90)
 NOTIFICATION_HISTORY_CAP = env_int("NOTIFICATION_HISTORY_CAP", 1000)
+# Hub keep-alive (docs/hub.md): a ping after this much quiet, a close (4408) after this much
+# silence from the client; frames larger than HUB_MAX_FRAME_BYTES get an error frame.
+HUB_PING_SECONDS = env_int("HUB_PING_SECONDS", 25)
+HUB_CLIENT_TIMEOUT_SECONDS = env_int("HUB_CLIENT_TIMEOUT_SECONDS", 75)
+HUB_MAX_FRAME_BYTES = env_int("HUB_MAX_FRAME_BYTES", 16384)
+HUB_JOB_PUSHES_PER_SECOND = env_int("HUB_JOB_PUSHES_PER_SECOND", 4)
 
 LOGGING = {
     "version": 1,
