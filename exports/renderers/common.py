@@ -350,3 +350,46 @@ def verify_output(
             f"{expected_duration:.2f} s."
         )
     return info
+
+
+# ---------------------------------------------------------------- expressions
+
+
+def num(value: float) -> str:
+    """A number for an FFmpeg expression: short, no exponent, no ``-0``."""
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def piecewise(points: Sequence[tuple[float, float]], var: str = "t") -> str:
+    """A piecewise-linear FFmpeg expression through ``(time, value)`` points, flat outside.
+
+    Built as nested ``if(lt(t,t1), lerp, ...)``; FFmpeg re-evaluates it per frame.
+    """
+    merged: dict[float, float] = {}
+    for t, value in sorted(points, key=lambda p: p[0]):
+        merged[round(t, 4)] = value
+    pts = sorted(merged.items())
+    if not pts:
+        raise ValueError("piecewise() needs at least one point")
+    expr = num(pts[-1][1])
+    for (t0, v0), (t1, v1) in reversed(list(zip(pts, pts[1:], strict=False))):
+        if v1 == v0:
+            segment = num(v0)
+        else:
+            segment = f"{num(v0)}+({num(v1 - v0)})*({var}-{num(t0)})/{num(t1 - t0)}"
+        expr = f"if(lt({var},{num(t1)}),{segment},{expr})"
+    if len(pts) > 1:
+        expr = f"if(lt({var},{num(pts[0][0])}),{num(pts[0][1])},{expr})"
+    return expr
+
+
+def interpolate(points: Sequence[tuple[float, float]], t: float) -> float:
+    """The value of the same piecewise-linear function at ``t`` (for per-frame command files)."""
+    pts = sorted(points, key=lambda p: p[0])
+    if t <= pts[0][0]:
+        return pts[0][1]
+    for (t0, v0), (t1, v1) in zip(pts, pts[1:], strict=False):
+        if t < t1:
+            return v0 + (v1 - v0) * (t - t0) / (t1 - t0) if t1 > t0 else v1
+    return pts[-1][1]
