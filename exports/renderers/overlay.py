@@ -30,6 +30,8 @@ from pathlib import Path
 import ffmpeg
 
 from exports.renderers.common import (
+    AAC,
+    X264,
     Plan,
     ProgressSink,
     RenderError,
@@ -232,7 +234,7 @@ def render_overlay(
             f="mp4",
             movflags="+faststart",
             **{"c:v": "copy"},
-            **({"c:a": "copy"} if has_audio else {"c:a": "aac", "ar": 48000, "ac": 2}),
+            **({"c:a": "copy"} if has_audio else AAC),
         ).get_args()
         message = "Copying the working video"
     else:
@@ -252,8 +254,8 @@ def render_overlay(
             f="mp4",
             movflags="+faststart",
             r=spec.fps,
-            **{"c:v": "libx264", "preset": "veryfast", "pix_fmt": "yuv420p"},
-            **({"c:a": "copy"} if has_audio else {"c:a": "aac", "ar": 48000, "ac": 2}),
+            **X264,
+            **({"c:a": "copy"} if has_audio else AAC),
         ).get_args()
         message = f"Rendering {len(regions)} highlight{'s' if len(regions) != 1 else ''}"
     run_step(
