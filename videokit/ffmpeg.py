@@ -36,6 +36,24 @@ def ffmpeg_binary() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def with_readrate(args: list[str]) -> list[str]:
+    """Insert ``-readrate $FFMPEG_READRATE`` before every input when that variable is set.
+
+    Renders then run at that multiple of real time: operators use it to keep a
+    render host responsive, and the browser tests use it so a render on tiny
+    media lasts long enough to refresh or cancel mid-way.
+    """
+    rate = os.environ.get("FFMPEG_READRATE", "").strip()
+    if not rate:
+        return args
+    throttled: list[str] = []
+    for arg in args:
+        if arg == "-i":
+            throttled += ["-readrate", rate]
+        throttled.append(arg)
+    return throttled
+
+
 class FFmpegError(Exception):
     """FFmpeg failed. ``user_message`` is for people, ``stderr_tail`` for the admin."""
 
@@ -139,7 +157,7 @@ def run_ffmpeg(
         "-nostats",
         "-stats_period",
         "0.1",
-        *args,
+        *with_readrate(args),
     ]
     proc = subprocess.Popen(
         cmd,
