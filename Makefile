@@ -41,7 +41,7 @@ test: install chromium lint
 	$(BIN)/pytest
 
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH)
 
 clean:
 	rm -rf var/test-* test-artifacts
