@@ -53,9 +53,12 @@ def caption(clip: dict) -> tuple[str, str]:
     rating = int(clip.get("rating") or 3)
     name = " ".join(str(clip.get("name") or "").split())
     notes = " ".join(str(clip.get("notes") or "").split())
-    if len(notes) > NOTES_MAX:
-        notes = notes[: NOTES_MAX - 1].rstrip() + "…"
+    notes = clipped(notes, NOTES_MAX)
     return f"{NOTATION.get(rating, '!?')}  {name}".rstrip(), notes
+
+
+def clipped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _text_file(path: Path, text: str) -> Path:
@@ -76,7 +79,7 @@ def decorate(
     box_w = spec.width - 2 * box_x
     pad = max(3, title_size // 3)
     title, notes = caption(clip)
-    title = textwrap.shorten(title, width=max(int(box_w / (title_size * 0.6)), 8), placeholder="…")
+    title = clipped(title, max(int(box_w / (title_size * 0.62)), 8))
     notes_lines = textwrap.wrap(notes, width=max(int(box_w / (notes_size * 0.62)), 10))[:2]
     line_h = round(notes_size * 1.3)
     box_h = 2 * pad + round(title_size * 1.2) + line_h * len(notes_lines)
