@@ -162,6 +162,9 @@ EXPORT_HEARTBEAT_SECONDS = env_int("EXPORT_HEARTBEAT_SECONDS", 5)
 EXPORT_STALE_AFTER_SECONDS = env_int("EXPORT_STALE_AFTER_SECONDS", 60)
 EXPORT_MAX_ATTEMPTS = env_int("EXPORT_MAX_ATTEMPTS", 3)
 EXPORT_REAP_EVERY_MINUTES = env_int("EXPORT_REAP_EVERY_MINUTES", 1)
+# Per-job temporary folders (sources fetched from remote storage, intermediates, the output
+# before it is stored); each is removed when its job ends, however it ends (docs/exports.md).
+EXPORT_WORK_DIR = Path(env_str("EXPORT_WORK_DIR", str(VAR_DIR / "render")))
 
 # --- Uploads and storage
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024**3)

@@ -28,6 +28,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EXPORT_HEARTBEAT_SECONDS = 1
+EXPORT_WORK_DIR = TEST_VAR_DIR / "render"
 
 if os.environ.get("REELFORGE_CHILD_PROCESS"):
     # A process started by a test (qcluster, daphne) works on the test database.

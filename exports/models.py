@@ -7,6 +7,10 @@ from django.db import models
 from django.utils import timezone
 
 
+class IllegalTransition(Exception):
+    """A status change the job's state machine does not allow (a bug in the caller)."""
+
+
 class ExportJob(models.Model):
     class Kind(models.TextChoices):
         ANNOTATE = "annotate", "Annotated compilation"
@@ -26,6 +30,11 @@ class ExportJob(models.Model):
 
     ACTIVE_STATUSES = (Status.PENDING, Status.PROCESSING)
     FINISHED_STATUSES = (Status.COMPLETE, Status.ERROR, Status.CANCELLED)
+    # processing -> pending is the reaper re-queueing a job whose worker was lost.
+    TRANSITIONS = {
+        Status.PENDING: {Status.PROCESSING, Status.CANCELLED, Status.ERROR},
+        Status.PROCESSING: {Status.COMPLETE, Status.ERROR, Status.CANCELLED, Status.PENDING},
+    }
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="export_jobs"
@@ -60,6 +69,8 @@ class ExportJob(models.Model):
     output_file = models.FileField(max_length=500, blank=True)
     output_size = models.BigIntegerField(null=True, blank=True)
     output_duration = models.FloatField(null=True, blank=True)
+    # Further stored files of the job (annotate: each clip on its own): [{name, file, size}].
+    extra_files = models.JSONField(default=list, blank=True)
     error = models.CharField(max_length=500, blank=True)
     error_detail = models.TextField(blank=True)
     idempotency_key = models.CharField(max_length=128, null=True, blank=True)
@@ -97,3 +108,27 @@ class ExportJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED_STATUSES
+
+    def transition(self, to: str, *, where: dict | None = None, **fields) -> bool:
+        """Move from the current status to ``to`` with one conditional update.
+
+        The row changes only if it is still in the status this instance holds (and
+        matches ``where``), so two processes racing for the same move cannot both win.
+        Returns False when another process got there first; raises IllegalTransition for a
+        move the state machine never allows.
+        """
+        frm = self.status
+        if to not in self.TRANSITIONS.get(frm, ()):
+            raise IllegalTransition(f"An export cannot go from {frm} to {to}.")
+        fields["updated_at"] = timezone.now()
+        changed = ExportJob.objects.filter(pk=self.pk, status=frm, **(where or {})).update(
+            status=to, **fields
+        )
+        if changed:
+            self.status = to
+            for key, value in fields.items():
+                if hasattr(value, "resolve_expression"):
+                    self.refresh_from_db(fields=[key])
+                else:
+                    setattr(self, key, value)
+        return bool(changed)
