@@ -15,6 +15,12 @@ from renderer_kit import RecordingProgress  # noqa: E402
 from videokit.testmedia import make_video  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def running_redis() -> None:
+    """These tests need neither Redis nor the database (the code also runs in Modal)."""
+    return None
+
+
 @pytest.fixture
 def progress() -> RecordingProgress:
     return RecordingProgress()

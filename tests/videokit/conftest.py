@@ -17,6 +17,12 @@ from videokit.testmedia import (  # noqa: E402
 )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def running_redis() -> None:
+    """These tests need neither Redis nor the database (the code also runs in Modal)."""
+    return None
+
+
 @pytest.fixture(scope="session")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Tiny videos made once per test run."""
