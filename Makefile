@@ -18,10 +18,10 @@ $(STAMP): $(BIN)/python requirements.lock pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py migrate --noinput --skip-checks
+	$(BIN)/python manage.py seed_demo --skip-checks
 	@echo ""
-	@echo "  Reelforge is starting on http://$${HOST:-127.0.0.1}:$${PORT:-8000}/"
+	@echo "  Reelforge is starting on http://$${WEB_HOST:-127.0.0.1}:$${WEB_PORT:-8000}/"
 	@echo "  Sign in as demo / reelforge-demo   (Ctrl-C stops web, worker and Redis)"
 	@echo ""
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile

@@ -54,7 +54,7 @@ def server_args(*, daemonize: bool) -> list[str]:
         "--dir", str(folder),
         "--save", "",
         "--appendonly", "no",
-        "--maxclients", "20000",
+        "--maxclients", "10000",
         "--daemonize", "yes" if daemonize else "no",
         "--pidfile", str(folder / "redis.pid"),
         "--logfile", str(folder / "redis.log") if daemonize else "",
