@@ -1,0 +1,85 @@
+"""Moving a verified render into storage so that a partial file is never visible.
+
+FileSystemStorage: copy to a hidden temporary name in the final folder (same
+filesystem), flush it to disk, then ``os.replace`` it over the final name, which
+is atomic. Other storages (S3, R2): ``storage.save``; an object appears only once
+its upload completed. Names are fixed per job (``u<owner>/exports/<job>/...``),
+so storing again (a finalize retried) overwrites instead of piling up copies.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+
+CHUNK = 1024 * 1024
+
+
+class StorageFull(Exception):
+    """No space left while saving the output."""
+
+
+def output_name(owner_id: int, job_id: int, filename: str) -> str:
+    return f"u{owner_id}/exports/{job_id}/{filename}"
+
+
+class _CountingReader:
+    """A file wrapper that reports how many bytes were read (upload progress)."""
+
+    def __init__(self, handle, on_bytes: Callable[[int], None]) -> None:
+        self._handle = handle
+        self._on_bytes = on_bytes
+        self.read_bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        self.read_bytes += len(data)
+        self._on_bytes(self.read_bytes)
+        return data
+
+    def __getattr__(self, name: str):
+        return getattr(self._handle, name)
+
+
+def _copy_local(source: Path, target: Path, on_bytes: Callable[[int], None]) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        copied = 0
+        with open(source, "rb") as src, open(partial, "wb") as dst:
+            while chunk := src.read(CHUNK):
+                dst.write(chunk)
+                copied += len(chunk)
+                on_bytes(copied)
+            dst.flush()
+            os.fsync(dst.fileno())
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def store_file(source: Path, name: str, *, on_bytes: Callable[[int], None]) -> tuple[str, int]:
+    """Store ``source`` as ``name``; returns the stored name and its size in bytes."""
+    size = source.stat().st_size
+    try:
+        try:
+            target = Path(default_storage.path(name))
+        except NotImplementedError:
+            target = None
+        if target is not None:
+            _copy_local(source, target, on_bytes)
+            return name, size
+        with open(source, "rb") as handle:
+            stored = default_storage.save(name, File(_CountingReader(handle, on_bytes), name=name))
+        return stored, size
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull("Disk full while saving the output.") from exc
+        raise
