@@ -1,4 +1,5 @@
-"""Serving stored files with HTTP Range support (video players seek with it)."""
+"""Serving stored files: local ones with HTTP Range support (video players seek with it),
+S3 ones by a redirect to a short-lived presigned GET (the bucket does the Range work)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ import mimetypes
 import re
 from collections.abc import Iterator
 
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.utils.http import content_disposition_header
 
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 512 * 1024
@@ -49,11 +57,28 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
 def ranged_file_response(
     request: HttpRequest, field_file, *, filename: str, as_attachment: bool = False
 ) -> HttpResponse:
-    """A 200 or 206 response for a stored file; 416 for a range outside it."""
+    """A 200 or 206 response for a stored file; 416 for a range outside it.
+
+    A file on a storage without local paths (S3, R2) answers 302 to a presigned GET
+    valid for S3_DOWNLOAD_SECONDS, whose response names ``filename`` in its
+    Content-Disposition. Callers check ownership first: the URL works for anyone holding it.
+    """
+    from games.storage import local_path, presigned_get_url
+
     storage, name = field_file.storage, field_file.name
-    size = storage.size(name)
     content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-    disposition = "attachment" if as_attachment else "inline"
+    if local_path(storage, name) is None:
+        url = presigned_get_url(
+            storage,
+            name,
+            filename=filename,
+            content_type=content_type,
+            as_attachment=as_attachment,
+        )
+        response = HttpResponseRedirect(url)
+        response["Cache-Control"] = "private, no-store"
+        return response
+    size = storage.size(name)
     header = request.headers.get("Range", "")
     if not header:
         response = FileResponse(storage.open(name, "rb"), content_type=content_type)
@@ -73,5 +98,5 @@ def ranged_file_response(
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
         response["Content-Length"] = str(end - start + 1)
     response["Accept-Ranges"] = "bytes"
-    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    response["Content-Disposition"] = content_disposition_header(as_attachment, filename)
     return response

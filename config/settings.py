@@ -166,8 +166,18 @@ EXPORT_REAP_EVERY_MINUTES = env_int("EXPORT_REAP_EVERY_MINUTES", 1)
 # before it is stored); each is removed when its job ends, however it ends (docs/exports.md).
 EXPORT_WORK_DIR = Path(env_str("EXPORT_WORK_DIR", str(VAR_DIR / "render")))
 
-# --- Uploads and storage
+# --- Uploads and storage (docs/storage.md)
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024**3)
+# Direct uploads of at least this many bytes use S3 multipart upload (resumable) in parts
+# of UPLOAD_PART_SIZE (S3 needs at least 5 MiB per part but the last; at most 10,000 parts,
+# so the part size grows for huge files).
+UPLOAD_MULTIPART_THRESHOLD = env_int("UPLOAD_MULTIPART_THRESHOLD", 64 * 1024**2)
+UPLOAD_PART_SIZE = env_int("UPLOAD_PART_SIZE", 16 * 1024**2)
+# Uploads not confirmed after this long are aborted by `manage.py cleanup_uploads`.
+UPLOAD_ABANDON_HOURS = env_int("UPLOAD_ABANDON_HOURS", 24)
+# Bodies received through the app are written here while they arrive; empty means
+# MEDIA_ROOT/.incoming (same filesystem as MEDIA_ROOT, so storing is a rename).
+UPLOAD_TEMP_DIR = env_str("UPLOAD_TEMP_DIR")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 S3_BUCKET = env_str("S3_BUCKET")
@@ -176,31 +186,57 @@ S3_REGION = env_str("S3_REGION", "auto")
 S3_ACCESS_KEY_ID = env_str("S3_ACCESS_KEY_ID")
 S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY")
 S3_PREFIX = env_str("S3_PREFIX", "reelforge")
-S3_PRESIGN_SECONDS = env_int("S3_PRESIGN_SECONDS", 3600)
+S3_ADDRESSING_STYLE = env_str("S3_ADDRESSING_STYLE")  # "path" | "virtual" | "" (boto3 picks)
+S3_PRESIGN_SECONDS = env_int("S3_PRESIGN_SECONDS", 3600)  # upload URLs
+S3_DOWNLOAD_SECONDS = env_int("S3_DOWNLOAD_SECONDS", 900)  # download / playback redirects
 
-if S3_BUCKET:
-    STORAGES = {
-        "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": S3_BUCKET,
-                "endpoint_url": S3_ENDPOINT_URL or None,
-                "region_name": S3_REGION,
-                "access_key": S3_ACCESS_KEY_ID or None,
-                "secret_key": S3_SECRET_ACCESS_KEY or None,
-                "location": S3_PREFIX,
-                "file_overwrite": False,
-                "querystring_expire": S3_PRESIGN_SECONDS,
-                "signature_version": "s3v4",
-            },
+
+def s3_storage_config(
+    *,
+    bucket: str,
+    endpoint_url: str = "",
+    region: str = "auto",
+    access_key: str = "",
+    secret_key: str = "",
+    prefix: str = "",
+    addressing_style: str = "",
+) -> dict:
+    """The ``STORAGES["default"]`` entry for an S3-compatible bucket (also used by tests)."""
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": endpoint_url or None,
+            "region_name": region,
+            "access_key": access_key or None,
+            "secret_key": secret_key or None,
+            "location": prefix,
+            "addressing_style": addressing_style or None,
+            "file_overwrite": False,
+            "default_acl": None,
+            "querystring_expire": S3_DOWNLOAD_SECONDS,
+            "signature_version": "s3v4",
+            # django-storages' default of 0 keeps a whole object in memory on open();
+            # spill to disk past this size instead.
+            "max_memory_size": FILE_UPLOAD_MAX_MEMORY_SIZE,
         },
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-else:
-    STORAGES = {
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if S3_BUCKET:
+    STORAGES["default"] = s3_storage_config(
+        bucket=S3_BUCKET,
+        endpoint_url=S3_ENDPOINT_URL,
+        region=S3_REGION,
+        access_key=S3_ACCESS_KEY_ID,
+        secret_key=S3_SECRET_ACCESS_KEY,
+        prefix=S3_PREFIX,
+        addressing_style=S3_ADDRESSING_STYLE,
+    )
 
 # --- Modal (GPU renders)
 MODAL_ENABLED = env_bool("MODAL_ENABLED", False)

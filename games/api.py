@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from games import services
+from games import services, uploads
 from games.models import Clip, Game, Project
 
 router = Router(tags=["games"])
@@ -164,6 +164,95 @@ def upload_game_video(request, game_id: int, file: File[UploadedFile], name: For
     game = _game(request, game_id)
     services.game_video_add(game=game, file_obj=file, name=name or file.name)
     return Status(201, game)
+
+
+@router.put("/games/{game_id}/upload", response={201: GameOut})
+def upload_game_video_raw(request, game_id: int, name: str = "video.mp4"):
+    """Upload a video as the raw request body (streamed to disk; the way to send big files
+    through the app). Send Content-Length; the file name goes in ``?name=``."""
+    game = _game(request, game_id)
+    length = request.META.get("CONTENT_LENGTH")
+    services.game_video_upload(
+        game=game, read=request.read, length=int(length) if length else None, name=name
+    )
+    game.refresh_from_db()
+    return Status(201, game)
+
+
+class UploadConfigOut(Schema):
+    direct: bool
+    multipart_threshold: int
+    part_size: int
+    max_bytes: int
+
+
+class UploadStartIn(Schema):
+    game_id: int
+    name: str = Field(..., min_length=1, max_length=255)
+    size: int
+    content_type: str = Field("", max_length=255)
+
+
+class UploadKeyIn(Schema):
+    key: str = Field(..., min_length=1, max_length=500)
+    upload_id: str = ""
+
+
+class UploadPartsIn(UploadKeyIn):
+    part_numbers: list[int]
+
+
+@router.get("/uploads/config", response=UploadConfigOut)
+def upload_config(request):
+    """Which upload mode is active: direct to the bucket (S3) or through the app."""
+    return uploads.upload_config()
+
+
+@router.post("/uploads", response={201: dict})
+def upload_start(request, payload: UploadStartIn):
+    """Start a direct upload: a presigned PUT URL, or a multipart upload for big files."""
+    game = _game(request, payload.game_id)
+    _, body = uploads.upload_start(
+        owner=request.user,
+        game=game,
+        name=payload.name,
+        size=payload.size,
+        content_type=payload.content_type,
+    )
+    return Status(201, body)
+
+
+@router.post("/uploads/parts", response=dict)
+def upload_sign_parts(request, payload: UploadPartsIn):
+    """Presigned URLs for parts of a multipart upload."""
+    return uploads.upload_sign_parts(
+        owner=request.user,
+        key=payload.key,
+        upload_id=payload.upload_id,
+        part_numbers=payload.part_numbers,
+    )
+
+
+@router.get("/uploads/parts", response=dict)
+def upload_list_parts(request, key: str, upload_id: str = ""):
+    """The parts already in the bucket and the ones still missing (to resume)."""
+    return uploads.upload_parts(owner=request.user, key=key, upload_id=upload_id)
+
+
+@router.post("/uploads/confirm", response=GameOut)
+def upload_confirm(request, payload: UploadKeyIn):
+    """The upload finished: check the object (size, hash, probe) and make the game ready."""
+    video = uploads.upload_complete(
+        owner=request.user, key=payload.key, upload_id=payload.upload_id
+    )
+    return Game.objects.get(pk=video.game_id)
+
+
+@router.post("/uploads/abort", response={204: None})
+def upload_abort(request, payload: UploadKeyIn):
+    """Cancel an unfinished direct upload (parts and bytes removed)."""
+    uploads.upload_abort(owner=request.user, key=payload.key, upload_id=payload.upload_id)
+    return Status(204, None)
 
 
 @router.get("/games/{game_id}", response=GameOut)

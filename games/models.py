@@ -61,6 +61,19 @@ class Game(models.Model):
         videos = self.ready_videos()
         return videos[0] if videos else None
 
+    def refresh_status(self) -> None:
+        """Derive the game's status from its videos: any in flight, any ready, else invalid."""
+        statuses = set(self.videos.values_list("status", flat=True))
+        if not statuses or statuses & set(GameVideo.ACTIVE_STATUSES):
+            status, reason = Game.Status.UPLOADING, ""
+        elif GameVideo.Status.READY in statuses:
+            status, reason = Game.Status.READY, ""
+        else:
+            first_error = self.videos.exclude(error="").values_list("error", flat=True).first()
+            status, reason = Game.Status.INVALID, first_error or "No readable video."
+        Game.objects.filter(pk=self.pk).update(status=status, status_reason=reason)
+        self.status, self.status_reason = status, reason
+
     def video_at(self, t: float) -> GameVideo | None:
         """The video file that plays at game time ``t`` (files play one after another)."""
         offset = 0.0
@@ -76,8 +89,12 @@ class GameVideo(models.Model):
 
     class Status(models.TextChoices):
         UPLOADING = "uploading", "Uploading"
+        # Claimed by a confirm: the bytes are being checked (size, hash, probe).
+        PROCESSING = "processing", "Checking"
         READY = "ready", "Ready"
         INVALID = "invalid", "Invalid"
+
+    ACTIVE_STATUSES = (Status.UPLOADING, Status.PROCESSING)
 
     game = models.ForeignKey(Game, on_delete=models.CASCADE, related_name="videos")
     position = models.PositiveIntegerField(default=0)
@@ -95,10 +112,16 @@ class GameVideo(models.Model):
     audio_codec = models.CharField(max_length=32, blank=True)
     has_audio = models.BooleanField(default=False)
     rotation = models.SmallIntegerField(default=0)
+    # Direct (browser to bucket) uploads: the size the client announced, and for a
+    # multipart upload its S3 UploadId and part size (kept so a resumed upload agrees).
+    expected_size = models.BigIntegerField(null=True, blank=True)
+    upload_id = models.CharField(max_length=1024, blank=True)
+    part_size = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["position", "id"]
+        indexes = [models.Index(fields=["status", "created_at"], name="gamevideo_status_created")]
 
     def __str__(self) -> str:
         return self.original_name or self.file.name

@@ -1,17 +1,20 @@
-"""Workflows on games, clips and projects. Views and API endpoints call these."""
+"""Workflows on games, clips and projects. Views and API endpoints call these.
+
+Uploads and storage details live in ``games.uploads`` and ``games.storage``; the
+functions here are the entry points the views, API and other apps call.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import shutil
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from django.core.files import File
+from django.conf import settings
 from django.db import transaction
 
 from config.errors import ApiError
+from games import storage, uploads
 from games.models import Clip, Game, GameVideo, Project, ProjectClip
 from games.presets import ASPECT_PRESETS
 
@@ -26,20 +29,15 @@ PROJECT_CLIP_FIELDS = (
 
 
 @contextlib.contextmanager
-def local_copy(field_file) -> Iterator[Path]:
-    """A local path for a stored file: the file itself on disk, or a temporary download."""
-    storage = field_file.storage
-    try:
-        yield Path(storage.path(field_file.name))
-        return
-    except NotImplementedError:
-        pass
-    suffix = Path(field_file.name).suffix
-    with tempfile.NamedTemporaryFile(suffix=suffix, prefix="reelforge-") as tmp:
-        with storage.open(field_file.name, "rb") as src:
-            shutil.copyfileobj(src, tmp, length=4 * 1024 * 1024)
-        tmp.flush()
-        yield Path(tmp.name)
+def local_copy(field_file, *, progress: Callable[[int, int], None] | None = None) -> Iterator[Path]:
+    """A local path for a stored file: the file itself on disk, or a temporary download.
+
+    On S3 the object is streamed into a temporary file that is removed however the
+    ``with`` block ends; ``progress(done_bytes, total_bytes)`` is called as it arrives
+    (in the calling thread), so a job can show its "fetching" stage.
+    """
+    with storage.local_copy(field_file, progress=progress) as path:
+        yield path
 
 
 def game_create(*, owner, title: str) -> Game:
@@ -50,45 +48,56 @@ def game_create(*, owner, title: str) -> Game:
 
 
 def game_video_probe(*, video: GameVideo) -> GameVideo:
-    """Probe a stored video; mark it (and its game) ready, or invalid with the reason."""
+    """Probe a stored video again; mark it (and its game) ready, or invalid with the reason."""
     from videokit.probe import ProbeError, probe_video
 
     try:
         with local_copy(video.file) as path:
             info = probe_video(path)
     except ProbeError as exc:
-        video.status = GameVideo.Status.INVALID
-        video.error = str(exc)
-        if video.file:
+        video.status, video.error = GameVideo.Status.INVALID, str(exc)
+        if video.file.name and not uploads.file_in_use_elsewhere(
+            video.file.name, exclude_pk=video.pk
+        ):
             video.file.delete(save=False)
+        video.file.name = ""
     else:
         video.apply_probe(info)
-        video.status = GameVideo.Status.READY
-        video.error = ""
+        video.status, video.error = GameVideo.Status.READY, ""
     video.save()
     game_refresh_status(game=video.game)
     return video
 
 
 def game_video_add(*, game: Game, file_obj, name: str) -> GameVideo:
-    """Store a file as the next video of a game and probe it."""
-    position = game.videos.count()
-    video = GameVideo.objects.create(game=game, position=position, original_name=name)
-    video.file.save(Path(name).name, File(file_obj), save=True)
-    return game_video_probe(video=video)
+    """Store a file object as the next video of a game, checked before the game is ready.
+
+    The file is copied in 1 MiB chunks to a temporary file (hashed on the way), probed,
+    then moved or streamed into storage; a file the owner already has is stored once.
+    """
+    size = getattr(file_obj, "size", None)
+    if isinstance(size, int) and size > settings.UPLOAD_MAX_BYTES:
+        raise uploads.too_large(settings.UPLOAD_MAX_BYTES)
+    received = uploads.receive_stream(read=file_obj.read, length=None)
+    return uploads.video_receive(game=game, name=name, received=received)
+
+
+def game_video_upload(
+    *, game: Game, read: Callable[[int], bytes], length: int | None, name: str
+) -> GameVideo:
+    """Receive a raw request body (``PUT /api/games/{id}/upload``) as the next video.
+
+    ``length`` is the request's Content-Length: past UPLOAD_MAX_BYTES the upload is
+    refused before a byte is read; a body that runs past it anyway is cut off.
+    """
+    if length is None:
+        raise ApiError(411, "length_required", "Send the file size in Content-Length.")
+    received = uploads.receive_stream(read=read, length=length)
+    return uploads.video_receive(game=game, name=name, received=received)
 
 
 def game_refresh_status(*, game: Game) -> Game:
-    statuses = set(game.videos.values_list("status", flat=True))
-    if GameVideo.Status.UPLOADING in statuses or not statuses:
-        status, reason = Game.Status.UPLOADING, ""
-    elif GameVideo.Status.READY in statuses:
-        status, reason = Game.Status.READY, ""
-    else:
-        first_error = game.videos.exclude(error="").values_list("error", flat=True).first()
-        status, reason = Game.Status.INVALID, first_error or "No readable video."
-    Game.objects.filter(pk=game.pk).update(status=status, status_reason=reason)
-    game.status, game.status_reason = status, reason
+    game.refresh_status()
     return game
 
 
@@ -101,12 +110,15 @@ def game_update(*, game: Game, title: str | None = None) -> Game:
 
 
 def game_delete(*, game: Game) -> None:
-    for video in game.videos.all():
-        if (
-            video.file
-            and not GameVideo.objects.filter(file=video.file.name).exclude(pk=video.pk).exists()
-        ):
-            video.file.delete(save=False)
+    """Delete a game with its files; a file shared with another game (dedup) stays."""
+    with uploads.storage_errors():
+        for video in game.videos.all():
+            if video.status == GameVideo.Status.UPLOADING and video.upload_id:
+                uploads.upload_abort(owner=game.owner, key=video.file.name)
+                continue
+            name = video.file.name
+            if name and not GameVideo.objects.filter(file=name).exclude(game=game).exists():
+                video.file.storage.delete(name)
     game.delete()
 
 
