@@ -5,4 +5,7 @@ from django.urls import path
 from exports import views
 
 app_name = "exports"
-urlpatterns = [path("", views.export_list, name="list")]
+urlpatterns = [
+    path("", views.export_list, name="list"),
+    path("rows", views.export_rows, name="rows"),
+]

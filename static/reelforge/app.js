@@ -1,0 +1,55 @@
+// Every page: starts the hub client and wires the bell, the toasts and the export indicator.
+// Page modules import `hub`, `toasts` and `reportError` from here (one instance per tab).
+
+import { Bell } from "./bell.js";
+import { Hub } from "./hub.js";
+import { ExportIndicator } from "./indicator.js";
+import { Toasts } from "./toasts.js";
+
+const userId = document.body.dataset.userId;
+
+export const hub = userId ? new Hub({ userId }) : null;
+
+export const toasts = new Toasts(document.getElementById("toasts"), {
+  onAction: (item, action, result) => {
+    if (result && result.id != null && result.status) hub?.track(result);
+    if (item.id != null) hub?.markRead([item.id]).catch(() => {});
+  },
+  onDismiss: (item) => {
+    if (item.id != null) hub?.markRead([item.id]).catch(() => {});
+  },
+});
+
+/** Show an error from the API (or anything thrown) as a sticky toast. */
+export function reportError(title, err) {
+  const message = err && typeof err.describe === "function" ? err.describe() : String(err?.message || err);
+  toasts.show({ level: "error", title, message });
+}
+
+const MAX_TOASTS_PER_BATCH = 5;
+let toastedThisBatch = 0;
+
+/** Toast a notification once per browser: not if seen before, and only in the tab that claims it. */
+async function toastOnce(notification) {
+  if (notification.seen_at || notification.read_at || notification.archived_at) return;
+  if (!(await hub.claimToast(notification.id))) return;
+  if (toastedThisBatch >= MAX_TOASTS_PER_BATCH) {
+    hub.markSeen([notification.id]); // the bell has it; a flood of toasts helps nobody
+    return;
+  }
+  toastedThisBatch += 1;
+  queueMicrotask(() => setTimeout(() => (toastedThisBatch = 0), 1000));
+  toasts.show(notification);
+  hub.markSeen([notification.id]);
+}
+
+if (hub) {
+  const onError = reportError;
+  new Bell(document.querySelector("[data-role=bell]"), { hub, onError });
+  new ExportIndicator(document.getElementById("export-indicator"), { hub, onError });
+  hub.addEventListener("notification", (event) => toastOnce(event.detail.notification));
+  hub.addEventListener("connection", (event) => {
+    document.body.dataset.hub = event.detail.state;
+  });
+  hub.start();
+}

@@ -1,0 +1,111 @@
+// The toast stack, bottom right: at most five; info auto-dismisses, errors stay until closed.
+
+import { api } from "./api.js";
+import { el } from "./format.js";
+
+const MAX_VISIBLE = 5;
+const AUTO_DISMISS_MS = 7000;
+const STICKY_LEVELS = new Set(["error", "warning"]);
+
+export class Toasts {
+  constructor(container, { onAction, onDismiss } = {}) {
+    this.container = container;
+    this.onAction = onAction || (() => {});
+    this.onDismiss = onDismiss || (() => {});
+  }
+
+  /** Show one toast: {id?, level, title, message, actions: [{label, url, method?}]}. */
+  show(item) {
+    const level = item.level || "info";
+    const close = el("button", { type: "button", class: "toast-close", "aria-label": "Dismiss" }, "×");
+    const toast = el(
+      "div",
+      {
+        class: `toast toast-${level}`,
+        role: STICKY_LEVELS.has(level) ? "alert" : "status",
+        dataset: item.id != null ? { notificationId: item.id } : {},
+      },
+      el("div", { class: "toast-body" }, el("strong", {}, item.title || ""), item.message ? el("p", {}, item.message) : null),
+      this.actions(item),
+      close,
+    );
+    close.addEventListener("click", () => {
+      this.remove(toast);
+      this.onDismiss(item);
+    });
+    this.container.append(toast);
+    this.fit();
+    if (!STICKY_LEVELS.has(level)) this.autoDismiss(toast);
+    return toast;
+  }
+
+  actions(item) {
+    const list = item.actions || [];
+    if (!list.length) return null;
+    return el(
+      "div",
+      { class: "toast-actions" },
+      list.map((action) => this.actionElement(item, action)),
+    );
+  }
+
+  actionElement(item, action) {
+    if ((action.method || "GET").toUpperCase() !== "GET") {
+      return el(
+        "button",
+        {
+          type: "button",
+          class: "button small",
+          onclick: async (event) => {
+            event.currentTarget.disabled = true;
+            try {
+              const result = await api(action.url.replace(/^\/api/, ""), { method: action.method, body: {} });
+              this.onAction(item, action, result);
+            } catch (err) {
+              this.show({ level: "error", title: `${action.label} failed`, message: err.describe ? err.describe() : String(err) });
+            }
+          },
+        },
+        action.label,
+      );
+    }
+    const isDownload = /download/i.test(action.url) || /download/i.test(action.label);
+    return el(
+      "a",
+      {
+        class: "button small",
+        href: action.url,
+        download: isDownload ? "" : null,
+        onclick: () => this.onAction(item, action, null),
+      },
+      action.label,
+    );
+  }
+
+  /** Dismiss after a while, but never while the pointer or focus is on it. */
+  autoDismiss(toast) {
+    let timer = setTimeout(() => this.remove(toast), AUTO_DISMISS_MS);
+    const hold = () => clearTimeout(timer);
+    const release = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => this.remove(toast), AUTO_DISMISS_MS / 2);
+    };
+    toast.addEventListener("mouseenter", hold);
+    toast.addEventListener("focusin", hold);
+    toast.addEventListener("mouseleave", release);
+    toast.addEventListener("focusout", release);
+  }
+
+  /** Keep at most five: the oldest non-sticky toast goes first, then the oldest of all. */
+  fit() {
+    while (this.container.children.length > MAX_VISIBLE) {
+      const toasts = [...this.container.children];
+      const victim = toasts.find((t) => t.getAttribute("role") === "status") || toasts[0];
+      this.remove(victim);
+    }
+  }
+
+  remove(toast) {
+    toast.remove();
+  }
+}
