@@ -269,6 +269,8 @@ def export_finalize(
     records ``extraction.completed`` for its per-clip files). Called again for a job
     that is already complete, it changes nothing and notifies nobody.
     """
+    if job.status != Status.PROCESSING:
+        return job  # finalized (or ended) before: nothing to do, nothing to notify
     now = timezone.now()
     done = job.transition(
         Status.COMPLETE,
@@ -323,6 +325,8 @@ def export_finalize(
 @transaction.atomic
 def export_fail(*, job: ExportJob, error: str, detail: str = "") -> ExportJob:
     """Mark a job failed with a sentence for the user and a diagnostic for the admin."""
+    if job.is_finished:
+        return job
     now = timezone.now()
     where = _owned(job) if job.status == Status.PROCESSING else None
     if not job.transition(
@@ -345,6 +349,8 @@ def export_fail(*, job: ExportJob, error: str, detail: str = "") -> ExportJob:
 @transaction.atomic
 def export_mark_cancelled(*, job: ExportJob) -> ExportJob:
     """The worker stopped a job on request: status cancelled, one notification."""
+    if job.is_finished:
+        return job
     now = timezone.now()
     where = _owned(job) if job.status == Status.PROCESSING else None
     if not job.transition(
