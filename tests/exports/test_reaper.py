@@ -1,0 +1,110 @@
+"""The reaper: lost workers' jobs re-queued or failed; fresh heartbeats never touched."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from exports import services
+from exports.models import ExportJob
+from notifications.models import Notification
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    ids: list[int] = []
+    monkeypatch.setattr("exports.backends.local.enqueue_render", ids.append)
+    return ids
+
+
+@pytest.fixture
+def running(user, game, clips, start_job, hub):
+    def _running(*, beat_seconds_ago: float, attempts: int = 1, cancel: bool = False):
+        job = start_job(user, kind="annotate", game_id=game.pk)
+        job = services.export_claim(job_id=job.pk, worker_id="gone:42")
+        beat = timezone.now() - timedelta(seconds=beat_seconds_ago)
+        ExportJob.objects.filter(pk=job.pk).update(
+            heartbeat_at=beat,
+            attempts=attempts,
+            cancel_requested_at=timezone.now() if cancel else None,
+        )
+        return job
+
+    return _running
+
+
+def reap(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        return services.exports_reap()
+
+
+def test_stale_job_is_requeued_once(running, queued, django_capture_on_commit_callbacks,
+                                    settings):  # fmt: skip
+    job = running(beat_seconds_ago=settings.EXPORT_STALE_AFTER_SECONDS + 5)
+    assert reap(django_capture_on_commit_callbacks)["requeued"] == 1
+    job.refresh_from_db()
+    assert (job.status, job.worker_id, job.message) == (
+        "pending",
+        "",
+        "Resumed after a worker was lost",
+    )
+    assert queued == [job.pk]
+    assert reap(django_capture_on_commit_callbacks)["requeued"] == 0
+
+
+def test_fresh_heartbeat_is_never_touched(running, queued, django_capture_on_commit_callbacks):
+    job = running(beat_seconds_ago=1)
+    counts = reap(django_capture_on_commit_callbacks)
+    assert counts["requeued"] == counts["failed"] == 0
+    job.refresh_from_db()
+    assert job.status == "processing" and job.worker_id == "gone:42"
+    assert queued == []
+
+
+def test_stale_job_without_attempts_left_fails_with_one_notification(
+    running, queued, django_capture_on_commit_callbacks, settings
+):
+    job = running(beat_seconds_ago=settings.EXPORT_STALE_AFTER_SECONDS + 5, attempts=3)
+    assert reap(django_capture_on_commit_callbacks)["failed"] == 1
+    reap(django_capture_on_commit_callbacks)
+    job.refresh_from_db()
+    assert job.status == "error" and "lost 3 times" in job.error
+    assert Notification.objects.filter(kind="export.failed", data__job_id=job.pk).count() == 1
+    assert queued == []
+
+
+def test_stale_job_with_a_cancel_request_is_cancelled(
+    running, queued, django_capture_on_commit_callbacks, settings
+):
+    job = running(beat_seconds_ago=settings.EXPORT_STALE_AFTER_SECONDS + 5, cancel=True)
+    assert reap(django_capture_on_commit_callbacks)["cancelled"] == 1
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    assert Notification.objects.filter(kind="export.cancelled", data__job_id=job.pk).count() == 1
+
+
+def test_leftover_work_folders_of_finished_jobs_are_removed(work_dir, running, settings):
+    job = running(beat_seconds_ago=0)
+    leftover = work_dir / f"job{job.pk}-a1-deadbeef"
+    leftover.mkdir(parents=True)
+    (leftover / "worker").write_text("gone:42")
+    (leftover / "part001.mov").write_bytes(b"x")
+    from exports.runner import sweep_work_folders
+
+    assert sweep_work_folders() == 1
+    assert not leftover.exists()
+
+
+def test_reap_schedule_is_created_once():
+    from django_q.models import Schedule
+
+    from exports.tasks import REAP_SCHEDULE_NAME, ensure_reap_schedule
+
+    ensure_reap_schedule()
+    ensure_reap_schedule()
+    schedule = Schedule.objects.get(name=REAP_SCHEDULE_NAME)
+    assert schedule.func == "exports.tasks.reap_exports"
