@@ -3,6 +3,13 @@
 ``render(snapshot, sources=..., workdir=..., progress=...)`` dispatches on
 ``snapshot["kind"]``; the renderer reports between 5 and 95 % (the engine owns
 0–5 for fetching sources and 95–100 for verifying and storing).
+
+Errors: ``RenderError`` (``user_message``; the snapshot cannot be rendered, e.g.
+a clip outside the video; ``OutputInvalid`` is its subclass raised by
+``verify_output``), ``videokit.ffmpeg.FFmpegError`` (``user_message`` names the
+step, e.g. "Disk full while rendering clip 3 of 7.", ``stderr_tail``,
+``disk_full``) and ``videokit.ffmpeg.RenderCancelled``. Everything is written
+inside ``workdir``; the caller deletes it.
 """
 
 from __future__ import annotations

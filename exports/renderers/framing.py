@@ -13,6 +13,10 @@ unchanged); ``dissolve`` overlaps the two clips with ``xfade``/``acrossfade``,
 so the output is shorter by the overlap (whole frames). A dissolve needs the
 frames of both clips, so a job with any dissolve joins by re-encoding; without
 one the join is a stream copy.
+
+Crop keyframes are in the display pixels of the clip's first file; when a clip
+spans a second file of another size, that part is fitted (scale + pad) into the
+first file's frame before cropping.
 """
 
 from __future__ import annotations
