@@ -29,8 +29,25 @@ export function reportError(title, err) {
 const MAX_TOASTS_PER_BATCH = 5;
 let toastedThisBatch = 0;
 
+let pendingChecks = 0;
+
+/** How many toast decisions are still under way (tests wait for 0 before counting toasts). */
+function trackPending(delta) {
+  pendingChecks += delta;
+  document.body.dataset.toastChecks = String(pendingChecks);
+}
+
 /** Toast a notification once per browser: not if seen before, and only in the tab that claims it. */
 async function toastOnce(notification) {
+  trackPending(1);
+  try {
+    await decideToast(notification);
+  } finally {
+    trackPending(-1);
+  }
+}
+
+async function decideToast(notification) {
   if (notification.seen_at || notification.read_at || notification.archived_at) return;
   if (!(await hub.claimToast(notification.id))) return;
   if (toastedThisBatch >= MAX_TOASTS_PER_BATCH) {

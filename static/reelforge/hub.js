@@ -59,6 +59,7 @@ export class Hub extends EventTarget {
     this.open = false;
     this.attempt = 0;
     this.pendingSeen = new Set();
+    this.counted = new Set();
     this.lastMessageAt = 0;
     this.channel = "BroadcastChannel" in window ? new BroadcastChannel(`reelforge:${userId}`) : null;
   }
@@ -271,6 +272,11 @@ export class Hub extends EventTarget {
       this.cursor = notification.id;
       const stored = Number(localStorage.getItem(this.keys.cursor)) || 0;
       if (this.cursor > stored) localStorage.setItem(this.keys.cursor, String(this.cursor));
+    }
+    if (live && !notification.read_at && this.unread != null && !this.counted.has(notification.id)) {
+      // The server pushes a new count only after reads; a new notification adds one here.
+      this.counted.add(notification.id);
+      this.setUnread(this.unread + 1, { broadcast: false });
     }
     this.emit("notification", { notification, live });
   }

@@ -406,7 +406,7 @@ function wire() {
     edit((p) => p.clips.push({ clip_id: Number($("add-clip-select").value), crop_keyframes: [], speed_segments: [], transition: "cut", transition_duration: 0.5, highlight_regions: [] })),
   );
   document.querySelector("[data-role=aspect]").addEventListener("change", onAspectChange);
-  $("export-framing").addEventListener("click", (e) => startExport({ kind: "framing", projectId: data.project_id }, e.currentTarget));
+  $("export-framing").addEventListener("click", (e) => startExport({ kind: "framing", projectId: data.project_id, options: { scale: Number($("scale").value) } }, e.currentTarget));
   $("export-overlay").addEventListener("click", (e) => startExport({ kind: "overlay", projectId: data.project_id }, e.currentTarget));
   const outputs = $("outputs");
   wireJobButtons(outputs);

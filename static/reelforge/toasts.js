@@ -23,7 +23,7 @@ export class Toasts {
       {
         class: `toast toast-${level}`,
         role: STICKY_LEVELS.has(level) ? "alert" : "status",
-        dataset: item.id != null ? { notificationId: item.id } : {},
+        dataset: item.id != null ? { notificationId: item.id, kind: item.kind || "" } : {},
       },
       el("div", { class: "toast-body" }, el("strong", {}, item.title || ""), item.message ? el("p", {}, item.message) : null),
       this.actions(item),

@@ -1,7 +1,8 @@
 // Games page: upload a video with a progress bar, then show what the probe found.
 //
-// The file goes through the API (XHR, for upload progress events). When the server says
-// uploads go direct to S3 (GET /api/uploads/config -> direct), see storage.js.
+// Through the app the file is the raw body of PUT /api/games/{id}/upload (streamed to disk by
+// the server; XHR for upload progress events). When the server says uploads go direct to the
+// bucket (GET /api/uploads/config -> direct), storage.js sends it with presigned URLs.
 
 import { api, ApiError, csrfToken, fragment } from "./api.js";
 import { reportError, toasts } from "./app.js";
@@ -52,15 +53,13 @@ function showError(message) {
   errorBox.hidden = !message;
 }
 
-/** POST the file to the app with XHR, reporting upload progress; resolves with the game JSON. */
+/** PUT the file to the app with XHR, reporting upload progress; resolves with the game JSON. */
 function sendThroughApp(game, file, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    const body = new FormData();
-    body.append("file", file);
-    body.append("name", file.name);
-    xhr.open("POST", `/api/games/${game.id}/videos`);
+    xhr.open("PUT", `/api/games/${game.id}/upload?${new URLSearchParams({ name: file.name })}`);
     xhr.setRequestHeader("X-CSRFToken", csrfToken());
+    xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
     xhr.setRequestHeader("Accept", "application/json");
     xhr.upload.addEventListener("progress", (event) => onProgress(event.loaded, event.total || file.size));
     xhr.addEventListener("load", () => {
@@ -74,7 +73,7 @@ function sendThroughApp(game, file, onProgress) {
       else reject(new ApiError(xhr.status, data));
     });
     xhr.addEventListener("error", () => reject(new ApiError(0, { error: { message: "The upload was interrupted (network error)." } })));
-    xhr.send(body);
+    xhr.send(file);
   });
 }
 
@@ -104,7 +103,8 @@ async function onSubmit(event) {
   submit.disabled = true;
   let game = null;
   try {
-    game = await api("/games", { method: "POST", body: { title } });
+    const resumeId = config.direct ? (await import("./storage.js")).resumableGameId(file) : null;
+    game = resumeId ? { id: resumeId } : await api("/games", { method: "POST", body: { title } });
     showProgress(0, file.size);
     const result = await sendFile(config, game, file);
     await refreshRows();
@@ -120,7 +120,10 @@ async function onSubmit(event) {
       });
     }
   } catch (err) {
-    if (game) await api(`/games/${game.id}`, { method: "DELETE" }).catch(() => {});
+    // An interrupted direct multipart upload is kept to resume; anything else leaves no game.
+    if (game && !(config.direct && (await import("./storage.js")).resumableGameId(file))) {
+      await api(`/games/${game.id}`, { method: "DELETE" }).catch(() => {});
+    }
     showError(err instanceof ApiError ? err.describe() : String(err));
     if (!(err instanceof ApiError)) reportError("Upload failed", err);
   } finally {
