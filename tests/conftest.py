@@ -17,7 +17,7 @@ def running_redis():
         from config import embedded_redis
 
         embedded_redis.ensure_running()
-    yield settings.REDIS_URL
+    yield settings.REDIS_URL if settings.configured else None
 
 
 @pytest.fixture(scope="session", autouse=True)
