@@ -242,7 +242,15 @@ if S3_BUCKET:
 MODAL_ENABLED = env_bool("MODAL_ENABLED", False)
 MODAL_FALLBACK_LOCAL = env_bool("MODAL_FALLBACK_LOCAL", False)
 MODAL_APP_NAME = env_str("MODAL_APP_NAME", "reelforge")
-MODAL_FUNCTION_NAME = env_str("MODAL_FUNCTION_NAME", "render_export")
+MODAL_FUNCTION_NAME = env_str("MODAL_FUNCTION_NAME", "render_remote")
+# How often a worker polls a running Modal render (result and progress), in seconds.
+MODAL_POLL_SECONDS = env_int("MODAL_POLL_SECONDS", 1)
+# While Modal cannot be reached (or cannot say how a render is doing), a job is kept
+# this long after its last sign of life before it fails (docs/modal.md, "Recovery").
+MODAL_UNKNOWN_GRACE_SECONDS = env_int("MODAL_UNKNOWN_GRACE_SECONDS", 900)
+# Lifetime of the presigned URLs a render reads and writes through: long enough to wait
+# for a GPU and render (S3 allows at most 7 days).
+MODAL_URL_SECONDS = env_int("MODAL_URL_SECONDS", min(RENDER_TIMEOUT + 3600, 7 * 86400))
 
 # --- Notifications
 NOTIFICATION_RETENTION_DAYS = env_int("NOTIFICATION_RETENTION_DAYS", 90)
