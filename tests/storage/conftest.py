@@ -22,7 +22,7 @@ class S3Env:
     def key(self, name: str) -> str:
         return f"{self.prefix}/{name}"
 
-    def keys(self) -> list[str]:
+    def object_keys(self) -> list[str]:
         listed = self.client.list_objects_v2(Bucket=self.bucket)
         return sorted(obj["Key"] for obj in listed.get("Contents", []))
 

@@ -80,7 +80,7 @@ def test_presigned_put_then_confirm_makes_the_game_ready(client_user, user, s3, 
     assert (video["width"], video["height"], video["has_audio"]) == (320, 180, True)
     assert video["duration"] == pytest.approx(4.0, abs=0.1)
     assert video["size"] == len(data)
-    assert s3.keys() == [s3.key(started["key"])]
+    assert s3.object_keys() == [s3.key(started["key"])]
     stored = GameVideo.objects.get(pk=started["video_id"])
     assert stored.sha256 == hashlib.sha256(data).hexdigest()
     note = Notification.objects.get(user=user, kind="upload.completed")
@@ -133,16 +133,16 @@ def test_same_file_uploaded_twice_by_one_owner_is_stored_once(client_user, s3, v
             == "ready"
         )
         keys.append(started["key"])
-    assert s3.keys() == [s3.key(keys[0])]
+    assert s3.object_keys() == [s3.key(keys[0])]
     names = set(GameVideo.objects.values_list("file", flat=True))
     assert names == {keys[0]}
     # Deleting the game that first stored it keeps the bytes the other game still uses.
     first = Game.objects.get(title="First")
     assert client_user.delete(f"/api/games/{first.pk}").status_code == 204
-    assert s3.keys() == [s3.key(keys[0])]
+    assert s3.object_keys() == [s3.key(keys[0])]
     second = Game.objects.get(title="Second")
     assert client_user.delete(f"/api/games/{second.pk}").status_code == 204
-    assert s3.keys() == []
+    assert s3.object_keys() == []
 
 
 def test_a_direct_upload_that_is_not_a_video_is_removed_and_the_game_invalid(client_user, user, s3):
@@ -153,7 +153,7 @@ def test_a_direct_upload_that_is_not_a_video_is_removed_and_the_game_invalid(cli
     game = post(client_user, "/api/uploads/confirm", {"key": started["key"]}).json()
     assert game["status"] == "invalid"
     assert "not a video" in game["status_reason"]
-    assert s3.keys() == []
+    assert s3.object_keys() == []
     assert Notification.objects.filter(user=user, kind="upload.failed").count() == 1
 
 
@@ -164,7 +164,7 @@ def test_an_object_of_another_size_than_announced_is_rejected(client_user, s3, v
     game = post(client_user, "/api/uploads/confirm", {"key": started["key"]}).json()
     assert game["status"] == "invalid"
     assert f"{len(data)} bytes" in game["videos"][0]["error"]
-    assert s3.keys() == []
+    assert s3.object_keys() == []
 
 
 def test_confirm_before_the_put_finished_changes_nothing(client_user, s3, video_path):
@@ -243,5 +243,5 @@ def test_abort_removes_the_parts_and_the_video(client_user, s3, video_path, tmp_
     response = post(client_user, "/api/uploads/abort", {"key": started["key"]})
     assert response.status_code == 204
     assert s3.multipart_uploads() == []
-    assert s3.keys() == []
+    assert s3.object_keys() == []
     assert not GameVideo.objects.filter(pk=started["video_id"]).exists()

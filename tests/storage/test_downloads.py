@@ -39,7 +39,7 @@ def test_s3_video_redirects_to_a_working_presigned_url_with_the_file_name(
     client_user, user, s3, make_game, video_path
 ):
     game = make_game(user, title="Derby")
-    assert s3.keys() == [s3.key(game.videos.get().file.name)]
+    assert s3.object_keys() == [s3.key(game.videos.get().file.name)]
     response = client_user.get(video_url(game))
     assert response.status_code == 302
     url = response["Location"]
@@ -99,4 +99,4 @@ def test_games_uploaded_through_the_app_on_s3_are_probed_and_streamed_there(
         content_type="application/octet-stream",
     )
     assert bogus.json()["videos"][1]["status"] == "invalid"
-    assert s3.keys() == [s3.key(video.file.name)]
+    assert s3.object_keys() == [s3.key(video.file.name)]
