@@ -7,8 +7,10 @@ import copy
 import uuid
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
+from django.db import connections
 from django.test import Client
 
 from notifications import services
@@ -41,6 +43,9 @@ async def hub_layer(request, settings):
         layer["CONFIG"]["prefix"] = f"{layer['CONFIG']['prefix']}-{uuid.uuid4().hex[:8]}"
         settings.CHANNEL_LAYERS = {"default": layer}
     yield request.param
+    # The consumer's database_sync_to_async thread keeps its connection (CONN_MAX_AGE);
+    # close it, or PostgreSQL cannot drop the test database at the end.
+    await sync_to_async(connections.close_all)()
     if request.param == "memory":
         publisher.unbind_loop()
     else:

@@ -1,0 +1,182 @@
+"""Hub benchmark: one daphne process on the real Redis layer, measured from real sockets.
+
+Run: ``.venv/bin/python bench/hub.py`` (``make bench`` runs it through bench/run.py).
+Redis is REDIS_URL when set, else the embedded one. The database is a throwaway SQLite
+file (DATABASE_URL is ignored here: the bench measures the hub, not the database).
+
+Measured, against the targets of the hub issue:
+- a notification to each of 1,000 distinct users (one socket each), created by
+  ``notify`` in one transaction: latency from commit to arrival, p50 / p99, and lost;
+- a ``job`` frame from ``publish_job`` in this process to a socket: p50 / p99;
+- how many authenticated idle sockets one process holds (5,000 asked), and daphne's
+  memory per socket.
+The sockets are aiohttp clients in this process, so client and producer share its CPU
+with nothing but each other; daphne and Redis run beside it on the same machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+USERS = 1000
+SOCKETS_TARGET = 5000
+JOB_SAMPLES = 200
+
+os.environ.pop("DATABASE_URL", None)
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings_test"
+os.environ["REELFORGE_TEST_RUN"] = f"bench-{uuid.uuid4().hex[:8]}"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+async def measure(daphne, users, results: dict) -> None:
+    import aiohttp
+    from django.db import connections, transaction
+
+    from exports.models import ExportJob
+    from notifications import services
+    from notifications.loadtest import close_sockets, open_sockets
+    from notifications.publisher import publisher
+
+    loop = asyncio.get_running_loop()
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        baseline_rss = daphne.rss_bytes()
+        sockets, failures = await open_sockets(session, daphne, users)
+        results["first_failures"] = failures
+
+        # 1. One notification to each of 1,000 users, committed at once. Time zero is the
+        # commit: a callback registered before the notifications runs before their pushes.
+        def broadcast() -> float:
+            marks: dict[str, float] = {}
+            try:
+                with transaction.atomic():
+                    transaction.on_commit(lambda: marks.setdefault("commit", time.perf_counter()))
+                    for user_id, _ in users:
+                        services.notify(user=user_id, kind="info", title="Broadcast")
+                publisher.flush(timeout=60)
+                return marks["commit"]
+            finally:
+                connections.close_all()
+
+        committed_at = await loop.run_in_executor(None, broadcast)
+        deadline = time.perf_counter() + 30
+        while time.perf_counter() < deadline and any(
+            not s.of_type("notification") for s in sockets
+        ):
+            await asyncio.sleep(0.05)
+        arrivals = [s.of_type("notification")[0][0] for s in sockets if s.of_type("notification")]
+        results["notify_latency"] = [t - committed_at for t in arrivals]
+        results["notify_lost"] = len(sockets) - len(arrivals)
+
+        # 2. Job frames, one fresh job id per sample so the throttle sends each at once.
+        watcher = sockets[0]
+        owner_id = watcher.user_id
+        sent_at: dict[int, float] = {}
+
+        def publish(job_id: int) -> None:
+            job = ExportJob(pk=job_id, owner_id=owner_id, kind="annotate", status="processing")
+            job.progress = 50.0
+            sent_at[job_id] = time.perf_counter()
+            services.publish_job(job)
+
+        for i in range(JOB_SAMPLES):
+            await loop.run_in_executor(None, publish, 10_000_000 + i)
+            await asyncio.sleep(0.01)
+        deadline = time.perf_counter() + 10
+        while time.perf_counter() < deadline and len(watcher.of_type("job")) < JOB_SAMPLES:
+            await asyncio.sleep(0.05)
+        results["job_latency"] = [t - sent_at[f["id"]] for t, f in watcher.of_type("job")]
+        results["job_lost"] = JOB_SAMPLES - len(results["job_latency"])
+
+        # 3. More tabs until the process holds SOCKETS_TARGET sockets, then idle a while.
+        extra = SOCKETS_TARGET - len(sockets)
+        tabs = [users[i % len(users)] for i in range(extra)]
+        more, failures = await open_sockets(session, daphne, tabs)
+        sockets += more
+        results["more_failures"] = failures
+        await asyncio.sleep(10)
+        results["held"] = sum(1 for s in sockets if s.closed_code is None and not s.ws.closed)
+        results["rss_per_socket"] = (daphne.rss_bytes() - baseline_rss) / max(len(sockets), 1)
+        results["rss_total"] = daphne.rss_bytes()
+        await close_sockets(sockets)
+
+
+def main() -> int:
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connections
+    from django.test.utils import setup_databases, teardown_databases
+
+    from config import embedded_redis
+    from notifications.loadtest import Daphne, create_signed_in_users, raise_fd_limit
+
+    if settings.REDIS_EMBEDDED:
+        embedded_redis.ensure_running()
+    raise_fd_limit(4 * SOCKETS_TARGET)
+    old_config = setup_databases(verbosity=0, interactive=False)
+    results: dict = {}
+    log_path = settings.TEST_VAR_DIR / "daphne.log"
+    try:
+        users = create_signed_in_users(USERS, prefix="bench")
+        child_env = {
+            "DJANGO_SETTINGS_MODULE": "config.settings_test",
+            "REELFORGE_CHILD_PROCESS": "1",
+        }
+        with Daphne(env=child_env, log_path=log_path) as daphne:
+            asyncio.run(measure(daphne, users, results))
+        log = log_path.read_text(errors="replace")
+        results["dropped"] = sum(int(n) for n in re.findall(r"(\d+) of \d+ channels over", log))
+    finally:
+        connections.close_all()
+        teardown_databases(old_config, verbosity=0)
+        shutil.rmtree(settings.TEST_VAR_DIR, ignore_errors=True)
+    print_table(results, redis="REDIS_URL" if not settings.REDIS_EMBEDDED else "embedded")
+    return 0
+
+
+def print_table(r: dict, *, redis: str) -> None:
+    ms = 1000.0
+    notify = r["notify_latency"]
+    job = r["job_latency"]
+    rows = [
+        ("sockets held (authenticated, idle 10 s)", f"{r['held']} / {SOCKETS_TARGET}", "5000"),
+        ("handshake failures", str(len(r["first_failures"]) + len(r["more_failures"])), "0"),
+        ("daphne memory per socket", f"{r['rss_per_socket'] / 1024:.0f} KB", "-"),
+        ("daphne memory with all sockets", f"{r['rss_total'] / 1024**2:.0f} MB", "-"),
+        (f"notification to {USERS} users, p50", f"{statistics.median(notify) * ms:.0f} ms", "-"),
+        (f"notification to {USERS} users, p99", f"{percentile(notify, 99) * ms:.0f} ms", "<= 1000"),
+        (f"notification to {USERS} users, last", f"{max(notify) * ms:.0f} ms", "-"),
+        ("notifications lost", str(r["notify_lost"]), "0"),
+        ("channel-layer drops (daphne log)", str(r["dropped"]), "0"),
+        ("job frame publish -> client, p50", f"{statistics.median(job) * ms:.1f} ms", "-"),
+        ("job frame publish -> client, p99", f"{percentile(job, 99) * ms:.1f} ms", "<= 25"),
+        ("job frames lost", str(r["job_lost"]), "0"),
+    ]
+    width = max(len(name) for name, _, _ in rows)
+    print(f"\nHub: one daphne process, Redis {redis}, {os.cpu_count()} cores")
+    print(f"{'metric'.ljust(width)}  {'measured':>14}  {'target':>8}")
+    for name, value, target in rows:
+        print(f"{name.ljust(width)}  {value:>14}  {target:>8}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
