@@ -15,3 +15,9 @@ class ExportsConfig(AppConfig):
         from exports.tasks import on_worker_start
 
         post_spawn.connect(on_worker_start, dispatch_uid="exports.reap_on_worker_start")
+
+        from django.core import checks
+
+        from exports.checks import check_modal
+
+        checks.register(check_modal)
