@@ -454,8 +454,9 @@ def exports_reap(*, now: datetime | None = None) -> dict[str, int]:
                     counts["cancelled"] += 1
             publish_job(job)
         elif job.attempts < job.max_attempts:
+            lost_worker = job.worker_id
             if _requeue_lost(job):
-                logger.warning("Export %s: worker %s lost, re-queued", job.pk, job.worker_id)
+                logger.warning("Export %s: worker %s lost, re-queued", job.pk, lost_worker)
                 counts["requeued"] += 1
         else:
             error = (
