@@ -187,7 +187,10 @@ def run_job(*, job_id: int, worker: str | None = None, progress_listener=None) -
         progress = JobProgress(job, listener=listener)
         progress.stage("fetching", message="Starting", start=0.0, end=0.0)
         progress.write()
-        return _run_claimed(job, folder, progress)
+        status = _run_claimed(job, folder, progress)
+        # The claim and the final transition are one write each, besides the progress ones.
+        logger.info("Export %s ended %s; job row writes: %d", job.pk, status, progress.writes + 2)
+        return status
 
 
 def _run_claimed(job: ExportJob, folder: Path, progress: JobProgress) -> str:
