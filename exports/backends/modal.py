@@ -223,6 +223,21 @@ def cleanup(job: ExportJob) -> None:
         logger.info("Could not remove the progress entry of export %s", job.pk, exc_info=True)
 
 
+def cleanup_if_ours(job: ExportJob, progress: JobProgress) -> None:
+    """``cleanup`` unless another relay owns the job now (it still needs those files).
+
+    One forced heartbeat write tells: the update matches only while the job is ours.
+    """
+    if not progress.lost:
+        try:
+            progress.write()
+        except Exception:  # noqa: BLE001 - cannot tell: keep the files, they are harmless
+            logger.warning("Export %s: cannot check ownership", job.pk, exc_info=True)
+            return
+    if not progress.lost:
+        cleanup(job)
+
+
 # ---------------------------------------------------------------- the backend
 
 
@@ -241,15 +256,17 @@ class ModalBackend:
                 if not settings.MODAL_FALLBACK_LOCAL:
                     raise
                 return self._fall_back(job, workdir=workdir, progress=progress, reason=exc)
+        # Only a normal exit cleans up: a worker stopped by a signal (BaseException) leaves
+        # the call and its staging files to the relay the reaper will start.
         try:
             result = self.relay(job, progress)
             output = self.collect(job, result, workdir=workdir, progress=progress)
-        finally:
-            if not progress.lost:
-                cleanup(job)
+        except Exception:
+            cleanup_if_ours(job, progress)
+            raise
+        cleanup_if_ours(job, progress)
         # Store nothing unless the job is still ours: a reaper may have handed it to another
         # relay meanwhile, and that one finalizes it (one output, one notification).
-        progress.write()
         if progress.lost:
             raise RenderCancelled()
         return output
