@@ -79,7 +79,6 @@ from exports.renderers import common, render  # noqa: E402
 from exports.snapshots import snapshot_files  # noqa: E402
 from games import services as games  # noqa: E402
 from videokit.ffmpeg import ffmpeg_binary  # noqa: E402
-from videokit.testmedia import make_video  # noqa: E402
 
 # ---------------------------------------------------------------- direct FFmpeg
 
@@ -185,6 +184,23 @@ class HubListener:
 # ---------------------------------------------------------------- the run
 
 
+def generate_source(path: Path) -> None:
+    """testsrc2 + a tone, like videokit.testmedia.make_video, without its 2-minute timeout."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.mp4")
+    size, n = f"{WIDTH}x{HEIGHT}", SOURCE_SECONDS
+    subprocess.run(
+        [ffmpeg_binary(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+         "-f", "lavfi", "-i", f"testsrc2=s={size}:r={FPS}:d={n}",
+         "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={n}",
+         "-t", str(n), "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+         "-g", str(FPS), "-c:a", "aac", "-b:a", "96k", "-ac", "2", "-ar", "48000",
+         "-movflags", "+faststart", str(partial)],
+        check=True,
+    )  # fmt: skip
+    partial.rename(path)
+
+
 def start_cluster(log_path: Path) -> subprocess.Popen:
     log = open(log_path, "w")  # noqa: SIM115 - lives as long as the cluster
     return subprocess.Popen(
@@ -224,9 +240,7 @@ def main() -> int:
     source = cache / f"source-{SOURCE_SECONDS}s-{WIDTH}x{HEIGHT}.mp4"
     if not source.exists():
         print(f"Generating the {SOURCE_SECONDS} s {WIDTH}x{HEIGHT} source (once)...", flush=True)
-        make_video(source.with_suffix(".partial.mp4"), seconds=SOURCE_SECONDS, width=WIDTH,
-                   height=HEIGHT, fps=FPS)  # fmt: skip
-        source.with_suffix(".partial.mp4").rename(source)
+        generate_source(source)
 
     user = get_user_model().objects.create_user("bench", password="bench-pass-123")
     game = games.game_create(owner=user, title="Bench game")

@@ -85,7 +85,8 @@ def sweep_work_folders(*, job_id: int | None = None, keep: Path | None = None) -
                 status=ExportJob.Status.PROCESSING,
                 worker_id=owner,
             ).exists()
-            if still_ours and owner.split(":")[0] == host and _alive(owner):
+            # A live worker's folder stays; so does one of another host (we cannot ask it).
+            if still_ours and (owner.split(":")[0] != host or _alive(owner)):
                 continue
         _end_orphan(folder)
         shutil.rmtree(folder, ignore_errors=True)

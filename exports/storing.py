@@ -47,6 +47,14 @@ class _CountingReader:
         return getattr(self._handle, name)
 
 
+def local_target(name: str) -> Path | None:
+    """The file path of ``name`` when the storage has local paths, else None (S3, R2)."""
+    try:
+        return Path(default_storage.path(name))
+    except NotImplementedError:
+        return None
+
+
 def _copy_local(source: Path, target: Path, on_bytes: Callable[[int], None]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
@@ -69,10 +77,7 @@ def store_file(source: Path, name: str, *, on_bytes: Callable[[int], None]) -> t
     """Store ``source`` as ``name``; returns the stored name and its size in bytes."""
     size = source.stat().st_size
     try:
-        try:
-            target = Path(default_storage.path(name))
-        except NotImplementedError:
-            target = None
+        target = local_target(name)
         if target is not None:
             _copy_local(source, target, on_bytes)
             return name, size

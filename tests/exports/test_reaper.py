@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -87,16 +88,30 @@ def test_stale_job_with_a_cancel_request_is_cancelled(
     assert Notification.objects.filter(kind="export.cancelled", data__job_id=job.pk).count() == 1
 
 
-def test_leftover_work_folders_of_finished_jobs_are_removed(work_dir, running, settings):
-    job = running(beat_seconds_ago=0)
-    leftover = work_dir / f"job{job.pk}-a1-deadbeef"
-    leftover.mkdir(parents=True)
-    (leftover / "worker").write_text("gone:42")
-    (leftover / "part001.mov").write_bytes(b"x")
+def test_leftover_work_folders_of_dead_workers_are_removed_live_ones_kept(work_dir, running):
+    import socket
+    import subprocess
+
     from exports.runner import sweep_work_folders
 
+    host = socket.gethostname()
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    dead = f"{host}:{finished.pid}"  # a pid that no longer runs
+    lost_job, live_job = running(beat_seconds_ago=0), running(beat_seconds_ago=0)
+    ExportJob.objects.filter(pk=lost_job.pk).update(worker_id=dead)
+    ExportJob.objects.filter(pk=live_job.pk).update(worker_id=f"{host}:{os.getpid()}")
+    folders = {}
+    for job, worker in ((lost_job, dead), (live_job, f"{host}:{os.getpid()}")):
+        folder = work_dir / f"job{job.pk}-a1-deadbeef"
+        folder.mkdir(parents=True)
+        (folder / "worker").write_text(worker)
+        (folder / "part001.mov").write_bytes(b"x")
+        folders[job.pk] = folder
+
     assert sweep_work_folders() == 1
-    assert not leftover.exists()
+    assert not folders[lost_job.pk].exists()
+    assert folders[live_job.pk].exists()
 
 
 def test_reap_schedule_is_created_once():

@@ -157,3 +157,21 @@ def test_a_job_taken_by_another_worker_is_left_alone(user, game, clips, start_jo
     assert run_job(job, progress_listener=steal) == "lost"
     assert job.status == "processing" and job.worker_id == "other:2"
     assert Notification.objects.filter(data__job_id=job.pk).count() == 0
+
+
+def test_remote_storage_source_is_downloaded_with_progress_and_output_saved(
+    user, game, clips, start_job, run_job, hub, monkeypatch, work_dir
+):
+    # The storage behaves like S3: no local paths, so sources download and outputs upload.
+    monkeypatch.setattr("exports.sources._local_path", lambda name: None)
+    monkeypatch.setattr("exports.storing.local_target", lambda name: None)
+    monkeypatch.setattr("exports.sources.CHUNK", 16 * 1024)  # many chunks of the tiny source
+    job = start_job(user, kind="annotate", game_id=game.pk)
+
+    assert run_job(job) == "complete"
+
+    fetching = sorted({f["progress"] for f in hub if f["stage"] == "fetching"})
+    assert len(fetching) >= 4 and 0 < fetching[-2] < 5
+    with job.output_file.open("rb") as handle:
+        assert handle.read(8)[4:8] == b"ftyp"
+    assert list(work_dir.iterdir()) == []
