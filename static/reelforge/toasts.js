@@ -34,6 +34,10 @@ export class Toasts {
       this.onDismiss(item);
     });
     this.container.append(toast);
+    if (item.id != null) {
+      // A record of what was toasted in this tab (toasts auto-dismiss; support and tests read it).
+      this.container.dataset.shown = `${this.container.dataset.shown || ""} ${item.id}`.trim();
+    }
     this.fit();
     if (!STICKY_LEVELS.has(level)) this.autoDismiss(toast);
     return toast;

@@ -82,9 +82,9 @@ def app_server(django_db_setup, django_db_blocker):
     logs.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     env = _child_env()
-    bin_dir = Path(sys.executable).parent
+    daphne = str(Path(sys.executable).parent / "daphne")
     commands = {
-        "daphne": [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        "daphne": [daphne, "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
         "qcluster": [sys.executable, "manage.py", "qcluster"],
     }
     procs = []

@@ -38,9 +38,11 @@ class Scene:
         """Start this kind of export through the service (as POST /api/exports does)."""
         from exports.services import export_start
 
-        target = {"game_id": self.game.pk} if self.kind == "annotate" else {}
-        if self.kind != "annotate":
-            target["project_id"] = self.project.pk
+        if self.kind == "annotate":
+            target = {"game_id": self.game.pk}
+            options.setdefault("clip_ids", [self.clips[1].pk])  # the 2 s clip: a short render
+        else:
+            target = {"project_id": self.project.pk}
         if self.kind == "framing":
             options.setdefault("scale", 0.25)
         return export_start(user=user, kind=self.kind, options=options, **target)
@@ -67,7 +69,7 @@ def _working_video(project) -> None:
 
 
 def make_scene(user, kind: str) -> Scene:
-    """A game of 8 s with clips of 4 and 1.5 s; a project of the 4 s clip with a region."""
+    """A game of 8 s with clips of 4 and 2 s; a project of the 4 s clip with a region."""
     from games import services
 
     game = services.game_create(owner=user, title=f"Scene {kind}")
@@ -76,7 +78,7 @@ def make_scene(user, kind: str) -> Scene:
     game.refresh_from_db()
     clips = [
         services.clip_create(game=game, start=0.5, end=4.5, name="Press", rating=4),
-        services.clip_create(game=game, start=5.0, end=6.5, name="Goal", rating=5),
+        services.clip_create(game=game, start=5.0, end=7.0, name="Goal", rating=5),
     ]
     regions = [
         {
