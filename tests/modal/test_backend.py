@@ -49,7 +49,8 @@ def test_modal_job_renders_the_same_video_as_a_local_job(
 
     assert fake_modal.lookups == [("reelforge", "render_remote")]
     assert remote.remote_call_id == fake_modal.last.object_id
-    assert remote.output_size == local.output_size
+    # Within 1 %: a threaded FFmpeg encode is not always byte-exact from run to run.
+    assert remote.output_size == pytest.approx(local.output_size, rel=0.01)
     assert remote.output_duration == pytest.approx(local.output_duration, abs=1e-3)
     ours = fetch_stored(local.output_file.name, tmp_path / "local.mp4")
     theirs = fetch_stored(remote.output_file.name, tmp_path / "remote.mp4")
@@ -58,7 +59,8 @@ def test_modal_job_renders_the_same_video_as_a_local_job(
     for seconds in (0.1, 0.9, 1.7):
         assert mean_pixel_difference(ours, theirs, seconds) < 2.0
     assert [f["name"] for f in remote.extra_files] == [f["name"] for f in local.extra_files]
-    assert [f["size"] for f in remote.extra_files] == [f["size"] for f in local.extra_files]
+    for theirs_extra, ours_extra in zip(remote.extra_files, local.extra_files, strict=True):
+        assert theirs_extra["size"] == pytest.approx(ours_extra["size"], rel=0.01)
     # Staging files and the progress entry are gone; one notification per outcome.
     assert not [key for key in bucket_keys(s3) if STAGING in key]
     assert fake_modal.store == {}
