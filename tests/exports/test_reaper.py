@@ -123,3 +123,12 @@ def test_reap_schedule_is_created_once():
     ensure_reap_schedule()
     schedule = Schedule.objects.get(name=REAP_SCHEDULE_NAME)
     assert schedule.func == "exports.tasks.reap_exports"
+
+
+def test_system_check_refuses_a_stale_limit_shorter_than_three_heartbeats(settings):
+    from exports.apps import check_heartbeat
+
+    settings.EXPORT_HEARTBEAT_SECONDS, settings.EXPORT_STALE_AFTER_SECONDS = 5, 10
+    assert [e.id for e in check_heartbeat()] == ["exports.E001"]
+    settings.EXPORT_STALE_AFTER_SECONDS = 60
+    assert check_heartbeat() == []
