@@ -59,6 +59,7 @@ def _child_env() -> dict[str, str]:
         REELFORGE_CHILD_PROCESS="1",
         FFMPEG_READRATE=os.environ.get("BROWSER_FFMPEG_READRATE", "1"),
         QCLUSTER_WORKERS="2",
+        UPLOAD_MAX_BYTES="5000000",  # so the page's "too big" check can be tried with 6 MB
         PYTHONUNBUFFERED="1",
     )
     return env
