@@ -243,3 +243,33 @@ def test_relayed_replay_of_real_progress_entries(
     percents = [f["progress"] for f in hub if f["status"] == "processing"]
     assert percents == sorted(percents)
     assert notification_kinds(user, job) == ["export.completed", "extraction.completed"]
+
+
+def test_overlay_on_modal_reads_the_working_video_and_sets_the_final_video(
+    settings, user, project, start_job, run_job, hub, fake_modal, tmp_path
+):
+    settings.MODAL_ENABLED = False
+    framing = start_job(user, kind="framing", project_id=project.pk, options={"scale": 0.25})
+    assert run_job(framing) == "complete"
+    second = project.project_clips.order_by("position")[1]
+    second.highlight_regions = [
+        {
+            "start": 0.2,
+            "end": 0.8,
+            "effect": "highlight",
+            "keyframes": [{"t": 0, "x": 540, "y": 960, "rx": 200, "ry": 200}],
+        }
+    ]
+    second.save()
+    settings.MODAL_ENABLED = True
+    job = start_job(user, kind="overlay", project_id=project.pk)
+
+    assert run_job(job) == "complete"
+
+    [call] = fake_modal.calls.values()
+    assert list(call.args[2]) == ["working"]  # the source URLs: the working video only
+    project.refresh_from_db()
+    assert project.final_video.name == job.output_file.name
+    info = probe_video(fetch_stored(job.output_file.name, tmp_path / "final.mp4"))
+    assert (info.width, info.height) == (270, 480)
+    assert info.duration == pytest.approx(framing.output_duration, abs=2 / 25)
