@@ -375,9 +375,12 @@ class ModalBackend:
                 if now - unknown_since >= settings.MODAL_UNKNOWN_GRACE_SECONDS:
                     cancel_call(call_id)
                     raise ModalRenderFailed(unreachable_message(), stderr_tail=state.detail)
-            elif state.kind == "cancelled" and progress.cancel_requested():
-                raise RenderCancelled()
             else:
+                # A call the user cancelled ends in an error of its own: ask the row now
+                # (the throttled heartbeat may not have seen the request yet).
+                progress.write()
+                if progress.cancelled or progress.lost:
+                    raise RenderCancelled()
                 raise ModalRenderFailed(state.error, stderr_tail=state.detail)
             time.sleep(settings.MODAL_POLL_SECONDS)
 

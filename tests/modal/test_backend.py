@@ -273,3 +273,21 @@ def test_overlay_on_modal_reads_the_working_video_and_sets_the_final_video(
     info = probe_video(fetch_stored(job.output_file.name, tmp_path / "final.mp4"))
     assert (info.width, info.height) == (270, 480)
     assert info.duration == pytest.approx(framing.output_duration, abs=2 / 25)
+
+
+def test_a_call_ended_by_a_cancel_is_a_cancelled_job_not_a_failure(
+    user, game, clips, start_job, run_job, hub, fake_modal
+):
+    job = start_job(user, kind="annotate", game_id=game.pk)
+
+    def cancelled_at_once(call) -> BaseException:
+        export_cancel(job=ExportJob.objects.get(pk=job.pk))
+        return modal.exception.InputCancellation("Input was cancelled by the user")
+
+    fake_modal.on_spawn = lambda call: None
+    fake_modal.script = [cancelled_at_once]
+
+    assert run_job(job) == "cancelled"
+
+    assert job.error == ""
+    assert notification_kinds(user, job) == ["export.cancelled"]
