@@ -19,6 +19,10 @@ class ExportsConfig(AppConfig):
         post_spawn.connect(on_worker_start, dispatch_uid="exports.reap_on_worker_start")
         checks.register(check_heartbeat)
 
+        from exports.checks import check_modal
+
+        checks.register(check_modal)
+
 
 def check_heartbeat(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """A heartbeat must come well within the stale limit, or the reaper steals live jobs."""

@@ -57,3 +57,11 @@ def test_credentials_from_modal_toml_pass(settings, monkeypatch, no_credentials,
     monkeypatch.setattr("modal.config._profile", "default")
 
     assert check_modal() == []
+
+
+def test_the_check_runs_with_the_projects_checks(settings, no_credentials):
+    from django.core.checks import run_checks
+
+    settings.MODAL_ENABLED = True
+
+    assert "reelforge.E301" in ids(run_checks())
