@@ -17,6 +17,7 @@ with nothing but each other; daphne and Redis run beside it on the same machine.
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import re
 import shutil
@@ -30,8 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 USERS = 1000
-SOCKETS_TARGET = 5000
+SOCKETS_TARGET = int(os.environ.get("HUB_BENCH_SOCKETS", "5000"))
 JOB_SAMPLES = 200
+
+
+def phase(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
 
 os.environ.pop("DATABASE_URL", None)
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings_test"
@@ -60,6 +66,7 @@ async def measure(daphne, users, results: dict) -> None:
         baseline_rss = daphne.rss_bytes()
         sockets, failures = await open_sockets(session, daphne, users)
         results["first_failures"] = failures
+        phase(f"{len(sockets)} sockets open, {len(failures)} failed")
 
         # 1. One notification to each of 1,000 users, committed at once. Time zero is the
         # commit: a callback registered before the notifications runs before their pushes.
@@ -85,6 +92,7 @@ async def measure(daphne, users, results: dict) -> None:
         results["notify_latency"] = [t - committed_at for t in arrivals]
         results["notify_lost"] = len(sockets) - len(arrivals)
 
+        phase("broadcast measured")
         # 2. Job frames, one fresh job id per sample so the throttle sends each at once.
         watcher = sockets[0]
         owner_id = watcher.user_id
@@ -105,16 +113,23 @@ async def measure(daphne, users, results: dict) -> None:
         results["job_latency"] = [t - sent_at[f["id"]] for t, f in watcher.of_type("job")]
         results["job_lost"] = JOB_SAMPLES - len(results["job_latency"])
 
+        phase("job frames measured")
         # 3. More tabs until the process holds SOCKETS_TARGET sockets, then idle a while.
         extra = SOCKETS_TARGET - len(sockets)
         tabs = [users[i % len(users)] for i in range(extra)]
         more, failures = await open_sockets(session, daphne, tabs)
         sockets += more
         results["more_failures"] = failures
+        phase(f"{len(sockets)} sockets open, {len(failures)} more failed")
         await asyncio.sleep(10)
         results["held"] = sum(1 for s in sockets if s.closed_code is None and not s.ws.closed)
         results["rss_per_socket"] = (daphne.rss_bytes() - baseline_rss) / max(len(sockets), 1)
         results["rss_total"] = daphne.rss_bytes()
+        codes = collections.Counter(s.closed_code for s in sockets if s.closed_code is not None)
+        reasons = collections.Counter(f.split(": ", 1)[-1][:80] for f in results["first_failures"])
+        reasons.update(f.split(": ", 1)[-1][:80] for f in failures)
+        if codes or reasons:
+            phase(f"closed: {dict(codes)}; failures: {reasons.most_common(5)}")
         await close_sockets(sockets)
 
 
@@ -137,6 +152,7 @@ def main() -> int:
     log_path = settings.TEST_VAR_DIR / "daphne.log"
     try:
         users = create_signed_in_users(USERS, prefix="bench")
+        phase("database ready")
         child_env = {
             "DJANGO_SETTINGS_MODULE": "config.settings_test",
             "REELFORGE_CHILD_PROCESS": "1",

@@ -98,7 +98,10 @@ class NotificationConsumer(AsyncWebsocketConsumer):
                 if now - self._last_heard >= timeout:
                     await self.close(code=CLOSE_IDLE)
                     return
-                if now - self._last_sent >= interval:
+                # Ping when either side has been quiet: a quiet server keeps proxies from
+                # closing the socket, a quiet client is asked for the pong that proves it
+                # is alive (also while the server is busy sending it frames).
+                if now - self._last_sent >= interval or now - self._last_heard >= interval:
                     await self.send_frame({"type": "ping"})
         except asyncio.CancelledError:
             pass

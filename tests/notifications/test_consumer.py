@@ -10,6 +10,7 @@ from channels.db import database_sync_to_async
 from exports.models import ExportJob
 from notifications import services
 from notifications.models import Notification
+from tests.notifications.conftest import frames_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hub_layer")]
 
@@ -198,3 +199,24 @@ async def test_quiet_socket_is_pinged_and_a_silent_client_is_dropped(
     while (frame := await tab.receive_output(timeout=5))["type"] != "websocket.close":
         frames.append(frame)
     assert frame["code"] == 4408
+
+
+async def test_a_client_that_answers_pings_stays_while_frames_keep_flowing(
+    sockets, user, user_cookie, settings
+):
+    settings.HUB_PING_SECONDS = 0.2
+    settings.HUB_CLIENT_TIMEOUT_SECONDS = 0.7
+    tab = await sockets(user_cookie)
+    pings = 0
+    for i in range(12):  # about 1.5 s of steady traffic to a client that only ever pongs
+        await notify(user=user, kind="info", title=f"n{i}")
+        while not await tab.receive_nothing(timeout=0.12):
+            frame = await tab.receive_json_from()
+            if frame["type"] == "ping":
+                pings += 1
+                await tab.send_json_to({"type": "pong"})
+            else:
+                assert frame["type"] == "notification"
+    assert pings >= 1
+    await tab.send_json_to({"type": "ping"})
+    assert await frames_until(tab, lambda f: f["type"] == "pong")
