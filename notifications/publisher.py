@@ -1,13 +1,14 @@
 """Publishing hub frames from sync code (web requests, queue workers) over long-lived connections.
 
 ``async_to_sync(layer.group_send)`` opens a Redis connection per call (3-5 ms, DESIGN.md
-"Pitfalls"). Instead each process runs one asyncio loop in a daemon thread; every send is
-a coroutine submitted to that loop, so the layer's connection pool for that loop stays open
-and a send costs a few hundred microseconds.
+"Pitfalls"). Instead each process runs one asyncio loop in a daemon thread. ``send``
+queues a message and returns; one drainer in that loop sends whatever is queued as a
+batch (``ReelforgeChannelLayer.group_send_many``: two pipelined round trips for the
+whole batch, on connections that stay open). A broadcast to 1,000 users is a handful
+of round trips, and a lone job frame goes out at once.
 
-Sends to one group keep their order (a job's 99 % never overtakes its 100 %): each group
-has a FIFO lock in the loop; sends to different groups run concurrently, up to
-``MAX_CONCURRENT_SENDS`` at a time.
+The drainer sends batches one after another and a batch keeps its order, so frames to
+one group arrive in the order they were sent (a job's 99 % never overtakes its 100 %).
 
 Tests that use channels' in-memory layer bind the publisher to their own event loop with
 ``bind_loop`` (that layer's queues belong to one loop).
@@ -28,7 +29,7 @@ from channels.layers import get_channel_layer
 
 logger = logging.getLogger(__name__)
 
-MAX_CONCURRENT_SENDS = 64
+MAX_BATCH = 1000
 
 
 class HubPublisher:
@@ -39,9 +40,9 @@ class HubPublisher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._owner_pid: int | None = None
         self._bound = False
+        self._queue: list[tuple[str, dict[str, Any], concurrent.futures.Future]] = []
+        self._draining = False
         self._pending: set[concurrent.futures.Future] = set()
-        self._group_locks: dict[str, tuple[asyncio.Lock, int]] = {}
-        self._slots: asyncio.Semaphore | None = None
         self.sent = 0
         self.failed = 0
 
@@ -60,9 +61,7 @@ class HubPublisher:
                 self._reset_loop_state()
 
     def _reset_loop_state(self) -> None:
-        self._group_locks = {}
-        self._slots = None
-        self._pending = set()
+        self._queue, self._draining, self._pending = [], False, set()
 
     def loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -90,10 +89,16 @@ class HubPublisher:
 
     def send(self, group: str, message: dict[str, Any]) -> concurrent.futures.Future:
         """Queue ``layer.group_send(group, message)``; returns at once with a future."""
-        future = asyncio.run_coroutine_threadsafe(self._send(group, message), self.loop())
+        loop = self.loop()
+        future: concurrent.futures.Future = concurrent.futures.Future()
         with self._lock:
+            self._queue.append((group, message, future))
             self._pending.add(future)
+            start_drainer = not self._draining
+            self._draining = True
         future.add_done_callback(self._forget)
+        if start_drainer:
+            loop.call_soon_threadsafe(lambda: loop.create_task(self._drain()))
         return future
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> None:
@@ -107,32 +112,36 @@ class HubPublisher:
             pending = list(self._pending)
         if not pending:
             return True
-        done, not_done = concurrent.futures.wait(pending, timeout=timeout)
+        _, not_done = concurrent.futures.wait(pending, timeout=timeout)
         return not not_done
 
     def _forget(self, future: concurrent.futures.Future) -> None:
         with self._lock:
             self._pending.discard(future)
 
-    async def _send(self, group: str, message: dict[str, Any]) -> None:
-        lock, users = self._group_locks.get(group) or (asyncio.Lock(), 0)
-        self._group_locks[group] = (lock, users + 1)
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
-        try:
-            async with lock, self._slots:
-                await get_channel_layer().group_send(group, message)
-            self.sent += 1
-        except Exception:
-            # A producer never fails because the hub is down; the row is the durable record.
-            self.failed += 1
-            logger.exception("Hub push to %s failed", group)
-        finally:
-            lock, users = self._group_locks[group]
-            if users <= 1:
-                del self._group_locks[group]
-            else:
-                self._group_locks[group] = (lock, users - 1)
+    async def _drain(self) -> None:
+        while True:
+            with self._lock:
+                batch = self._queue[:MAX_BATCH]
+                del self._queue[:MAX_BATCH]
+                if not batch:
+                    self._draining = False
+                    return
+            try:
+                layer = get_channel_layer()
+                send_many = getattr(layer, "group_send_many", None)
+                if send_many is not None:
+                    await send_many([(group, message) for group, message, _ in batch])
+                else:
+                    for group, message, _ in batch:
+                        await layer.group_send(group, message)
+                self.sent += len(batch)
+            except Exception:
+                # A producer never fails because the hub is down; the row is the durable record.
+                self.failed += len(batch)
+                logger.exception("Hub push of %s frame(s) failed", len(batch))
+            for _, _, future in batch:
+                future.set_result(None)
 
 
 publisher = HubPublisher()
