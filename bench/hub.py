@@ -78,6 +78,8 @@ async def measure(daphne, users, results: dict) -> None:
                     for user_id, _ in users:
                         services.notify(user=user_id, kind="info", title="Broadcast")
                 publisher.flush(timeout=60)
+                marks["pushed"] = time.perf_counter()
+                results["pushed_after"] = marks["pushed"] - marks["commit"]
                 return marks["commit"]
             finally:
                 connections.close_all()
@@ -181,6 +183,7 @@ def print_table(r: dict, *, redis: str) -> None:
         (f"notification to {USERS} users, p50", f"{statistics.median(notify) * ms:.0f} ms", "-"),
         (f"notification to {USERS} users, p99", f"{percentile(notify, 99) * ms:.0f} ms", "<= 1000"),
         (f"notification to {USERS} users, last", f"{max(notify) * ms:.0f} ms", "-"),
+        ("  of which publishing (commit -> Redis)", f"{r['pushed_after'] * ms:.0f} ms", "-"),
         ("notifications lost", str(r["notify_lost"]), "0"),
         ("channel-layer drops (daphne log)", str(r["dropped"]), "0"),
         ("job frame publish -> client, p50", f"{statistics.median(job) * ms:.1f} ms", "-"),
@@ -188,7 +191,8 @@ def print_table(r: dict, *, redis: str) -> None:
         ("job frames lost", str(r["job_lost"]), "0"),
     ]
     width = max(len(name) for name, _, _ in rows)
-    print(f"\nHub: one daphne process, Redis {redis}, {os.cpu_count()} cores")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nHub: one daphne process, Redis {redis}, {os.cpu_count()} cores, load {load}")
     print(f"{'metric'.ljust(width)}  {'measured':>14}  {'target':>8}")
     for name, value, target in rows:
         print(f"{name.ljust(width)}  {value:>14}  {target:>8}")
