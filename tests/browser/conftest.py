@@ -59,6 +59,8 @@ def _child_env() -> dict[str, str]:
         REELFORGE_CHILD_PROCESS="1",
         FFMPEG_READRATE=os.environ.get("BROWSER_FFMPEG_READRATE", "1"),
         QCLUSTER_WORKERS="2",
+        # Its own queue: jobs that other tests enqueue must not be taken by this cluster.
+        QCLUSTER_NAME=f"{os.environ['QCLUSTER_NAME']}-browser",
         UPLOAD_MAX_BYTES="5000000",  # so the page's "too big" check can be tried with 6 MB
         PYTHONUNBUFFERED="1",
     )
@@ -76,7 +78,7 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=5)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def app_server(django_db_setup, django_db_blocker):
     """daphne and a qcluster on this run's test database; their output goes to test-artifacts."""
     logs = BASE_DIR / "test-artifacts" / "logs"
