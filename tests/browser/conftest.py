@@ -59,8 +59,6 @@ def _child_env() -> dict[str, str]:
         REELFORGE_CHILD_PROCESS="1",
         FFMPEG_READRATE=os.environ.get("BROWSER_FFMPEG_READRATE", "1"),
         QCLUSTER_WORKERS="2",
-        # Its own queue: jobs that other tests enqueue must not be taken by this cluster.
-        QCLUSTER_NAME=f"{os.environ['QCLUSTER_NAME']}-browser",
         UPLOAD_MAX_BYTES="5000000",  # so the page's "too big" check can be tried with 6 MB
         PYTHONUNBUFFERED="1",
     )
@@ -80,7 +78,11 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="package")
 def app_server(django_db_setup, django_db_blocker):
-    """daphne and a qcluster on this run's test database; their output goes to test-artifacts."""
+    """daphne and a qcluster on this run's test database; their output goes to test-artifacts.
+
+    Package-scoped: the cluster serves this run's queue, so it must be gone before
+    other tests enqueue jobs they expect no worker to take.
+    """
     logs = BASE_DIR / "test-artifacts" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     port = _free_port()
