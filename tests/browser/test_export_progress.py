@@ -86,9 +86,14 @@ def wait_toasted(page, note: Notification) -> None:
 
 
 def wait_finished(job: ExportJob, page, status: str = "complete") -> ExportJob:
-    expect(job_row(page, job.pk)).to_have_count(0)
-    job.refresh_from_db()
+    """Wait until the job has ended (in the database) and its bar has left the indicator."""
+    for _ in range(WAIT_MS // 250):
+        job.refresh_from_db()
+        if job.is_finished:
+            break
+        page.wait_for_timeout(250)
     assert job.status == status, (job.status, job.error, job.error_detail[-500:])
+    expect(job_row(page, job.pk)).to_have_count(0)
     return job
 
 
@@ -161,6 +166,8 @@ def test_two_tabs_show_one_toast_and_a_read_clears_both_badges(kind, user, signe
         page.goto(scene.elsewhere)
         settled(page)
     job = scene.start(user)
+    expect(job_row(first, job.pk)).to_be_visible()
+    expect(job_row(second, job.pk)).to_be_visible()
     wait_finished(job, first)
     for page in (first, second):
         all_notified(page, job)
