@@ -23,6 +23,7 @@ worker needs no extra thread or database connection.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -72,6 +73,9 @@ class JobProgress:
         self.lost = False
         self.writes = 0
         self.pids: list[int] = []
+        # Database writes and hub offers only from the thread that renders: callbacks from
+        # other threads (an S3 upload's transfer threads) only move the numbers in memory.
+        self._owner = threading.get_ident()
 
     # ------------------------------------------------------------ ProgressSink
 
@@ -95,7 +99,8 @@ class JobProgress:
         self._advance(lo + min(max(f, 0.0), 1.0) * (hi - lo))
 
     def cancel_requested(self) -> bool:
-        if not (self.cancelled or self.lost):
+        if not (self.cancelled or self.lost) and self._on_owner_thread():
+            self._offer_frame()
             self._maybe_write()
         return self.cancelled or self.lost
 
@@ -106,12 +111,16 @@ class JobProgress:
 
     # ------------------------------------------------------------ internals
 
+    def _on_owner_thread(self) -> bool:
+        return threading.get_ident() == self._owner
+
     def _advance(self, percent: float) -> None:
         # Never backwards: a new stage may start a hair below the last reported value.
         self.percent = max(self.percent, min(percent, 100.0))
         self._update_eta()
-        self._offer_frame()
-        self._maybe_write()
+        if self._on_owner_thread():
+            self._offer_frame()
+            self._maybe_write()
 
     def _update_eta(self) -> None:
         now = self._clock()

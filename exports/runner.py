@@ -152,6 +152,7 @@ def verify_and_store(job: ExportJob, output: RenderOutput, progress: JobProgress
             path,
             output_name(job.owner_id, job.pk, filename),
             on_bytes=lambda n, base=done: progress.fraction((base + n) / total),
+            tick=progress.cancel_requested,
         )
         done += size
         stored.append((filename, name, size))

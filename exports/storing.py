@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -73,17 +74,47 @@ def _copy_local(source: Path, target: Path, on_bytes: Callable[[int], None]) -> 
         raise
 
 
-def store_file(source: Path, name: str, *, on_bytes: Callable[[int], None]) -> tuple[str, int]:
-    """Store ``source`` as ``name``; returns the stored name and its size in bytes."""
+def _upload(source: Path, name: str, on_bytes, tick: Callable[[], object]) -> str:
+    """``storage.save`` in a helper thread while this thread keeps ticking (heartbeat)."""
+    result: dict = {}
+
+    def upload() -> None:
+        try:
+            with open(source, "rb") as handle:
+                reader = _CountingReader(handle, on_bytes)
+                result["name"] = default_storage.save(name, File(reader, name=name))
+        except BaseException as exc:  # re-raised in the caller's thread
+            result["error"] = exc
+
+    worker = threading.Thread(target=upload, name="export-upload", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.1)
+        tick()
+    if "error" in result:
+        raise result["error"]
+    return result["name"]
+
+
+def store_file(
+    source: Path,
+    name: str,
+    *,
+    on_bytes: Callable[[int], None],
+    tick: Callable[[], object] = lambda: None,
+) -> tuple[str, int]:
+    """Store ``source`` as ``name``; returns the stored name and its size in bytes.
+
+    ``tick`` is called about ten times a second during a remote upload (the worker's
+    heartbeat: a long upload must not look like a lost worker).
+    """
     size = source.stat().st_size
     try:
         target = local_target(name)
         if target is not None:
             _copy_local(source, target, on_bytes)
             return name, size
-        with open(source, "rb") as handle:
-            stored = default_storage.save(name, File(_CountingReader(handle, on_bytes), name=name))
-        return stored, size
+        return _upload(source, name, on_bytes, tick), size
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise StorageFull("Disk full while saving the output.") from exc
