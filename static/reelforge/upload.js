@@ -5,7 +5,7 @@
 // bucket (GET /api/uploads/config -> direct), storage.js sends it with presigned URLs.
 
 import { api, ApiError, csrfToken, fragment } from "./api.js";
-import { reportError, toasts } from "./app.js";
+import { reportError } from "./app.js";
 import { bytes } from "./format.js";
 
 const VIDEO_EXTENSIONS = /\.(mp4|m4v|mov|mkv|webm|avi|mts|m2ts|3gp|mpg|mpeg|ts)$/i;
@@ -111,13 +111,8 @@ async function onSubmit(event) {
     if (result && result.status === "invalid") {
       showError(`“${file.name}” could not be used: ${result.status_reason || "it is not a readable video."}`);
     } else {
+      // The hub's "upload completed" notification toasts it (once, in one tab).
       form.reset();
-      toasts.show({
-        level: "success",
-        title: `“${title}” is ready`,
-        message: result && result.duration ? `${result.duration.toFixed(1)} s of video.` : "",
-        actions: [{ label: "Open game", url: `/games/${game.id}/` }],
-      });
     }
   } catch (err) {
     // An interrupted direct multipart upload is kept to resume; anything else leaves no game.
