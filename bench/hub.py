@@ -5,9 +5,9 @@ Redis is REDIS_URL when set, else the embedded one. The database is a throwaway 
 file (DATABASE_URL is ignored here: the bench measures the hub, not the database).
 
 Measured, against the targets of the hub issue:
-- a notification to each of 1,000 distinct users (one socket each), created by
-  ``notify`` in one transaction: latency from commit to arrival, p50 / p99, and lost;
-- a ``job`` frame from ``publish_job`` in this process to a socket: p50 / p99;
+- a notification to each of 1,000 distinct users (one socket each), created by a producer
+  process with ``notify`` in one transaction: latency from commit to arrival, p50 / p99, lost;
+- a ``job`` frame from ``publish_job`` in a producer process to a socket: p50 / p99;
 - how many authenticated idle sockets one process holds (5,000 asked), and daphne's
   memory per socket.
 The sockets are aiohttp clients in this process, so client and producer share its CPU
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import os
 import re
 import shutil
@@ -51,16 +52,27 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
+async def run_producer(daphne, *argv: str) -> dict:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "notifications.loadtest",
+        *argv,
+        cwd=ROOT,
+        env=daphne.env,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    stdout, _ = await process.communicate()
+    if process.returncode:
+        raise RuntimeError(f"producer {argv} exited with {process.returncode}")
+    return json.loads(stdout.decode().strip().splitlines()[-1])
+
+
 async def measure(daphne, users, results: dict) -> None:
     import aiohttp
-    from django.db import connections, transaction
 
-    from exports.models import ExportJob
-    from notifications import services
     from notifications.loadtest import close_sockets, open_sockets
-    from notifications.publisher import publisher
 
-    loop = asyncio.get_running_loop()
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
         baseline_rss = daphne.rss_bytes()
@@ -68,54 +80,32 @@ async def measure(daphne, users, results: dict) -> None:
         results["first_failures"] = failures
         phase(f"{len(sockets)} sockets open, {len(failures)} failed")
 
-        # 1. One notification to each of 1,000 users, committed at once. Time zero is the
-        # commit: a callback registered before the notifications runs before their pushes.
-        def broadcast() -> float:
-            marks: dict[str, float] = {}
-            try:
-                with transaction.atomic():
-                    transaction.on_commit(lambda: marks.setdefault("commit", time.perf_counter()))
-                    for user_id, _ in users:
-                        services.notify(user=user_id, kind="info", title="Broadcast")
-                publisher.flush(timeout=60)
-                marks["pushed"] = time.perf_counter()
-                results["pushed_after"] = marks["pushed"] - marks["commit"]
-                return marks["commit"]
-            finally:
-                connections.close_all()
-
-        committed_at = await loop.run_in_executor(None, broadcast)
+        # 1. One notification to each of 1,000 users, committed at once by a producer
+        # process (as a queue worker would); time zero is its commit.
+        marks = await run_producer(daphne, "broadcast", "bench")
         deadline = time.perf_counter() + 30
         while time.perf_counter() < deadline and any(
             not s.of_type("notification") for s in sockets
         ):
             await asyncio.sleep(0.05)
         arrivals = [s.of_type("notification")[0][0] for s in sockets if s.of_type("notification")]
-        results["notify_latency"] = [t - committed_at for t in arrivals]
+        results["notify_latency"] = [t - marks["commit"] for t in arrivals]
         results["notify_lost"] = len(sockets) - len(arrivals)
-
+        results["pushed_after"] = marks["pushed"] - marks["commit"]
         phase("broadcast measured")
-        # 2. Job frames, one fresh job id per sample so the throttle sends each at once.
+
+        # 2. Job frames from a producer process, one fresh job id per sample.
         watcher = sockets[0]
-        owner_id = watcher.user_id
-        sent_at: dict[int, float] = {}
-
-        def publish(job_id: int) -> None:
-            job = ExportJob(pk=job_id, owner_id=owner_id, kind="annotate", status="processing")
-            job.progress = 50.0
-            sent_at[job_id] = time.perf_counter()
-            services.publish_job(job)
-
-        for i in range(JOB_SAMPLES):
-            await loop.run_in_executor(None, publish, 10_000_000 + i)
-            await asyncio.sleep(0.01)
+        sent_at = await run_producer(
+            daphne, "jobs", str(watcher.user_id), str(JOB_SAMPLES), "10000000"
+        )
         deadline = time.perf_counter() + 10
         while time.perf_counter() < deadline and len(watcher.of_type("job")) < JOB_SAMPLES:
             await asyncio.sleep(0.05)
-        results["job_latency"] = [t - sent_at[f["id"]] for t, f in watcher.of_type("job")]
+        results["job_latency"] = [t - sent_at[str(f["id"])] for t, f in watcher.of_type("job")]
         results["job_lost"] = JOB_SAMPLES - len(results["job_latency"])
-
         phase("job frames measured")
+
         # 3. More tabs until the process holds SOCKETS_TARGET sockets, then idle a while.
         extra = SOCKETS_TARGET - len(sockets)
         tabs = [users[i % len(users)] for i in range(extra)]

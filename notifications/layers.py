@@ -58,22 +58,34 @@ return popped
 """
 
 
-# channels-redis' group_send script (4.3.0): add to each channel key under its capacity,
-# count the ones over it. Expired messages are dropped by the same script first.
-GROUP_SEND = """
-local over_capacity = 0
-local current_time = ARGV[#ARGV - 1]
-local expiry = ARGV[#ARGV]
+# Members of many groups at once (KEYS: group keys; ARGV[1]: drop members older than this).
+GROUP_MEMBERS = """
+local members = {}
 for i = 1, #KEYS do
-    redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, current_time - expiry)
-    if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + #KEYS]) then
-        redis.call('ZADD', KEYS[i], current_time, ARGV[i])
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, ARGV[1])
+    members[i] = redis.call('ZRANGE', KEYS[i], 0, -1)
+end
+return members
+"""
+
+# channels-redis' group_send script (4.3.0) for many messages at once. KEYS: one channel
+# key per message; ARGV: the n messages, their n capacities, their n scores, the expiry.
+# Returns the positions (1-based) of the messages dropped for being over capacity.
+GROUP_SEND = """
+local n = #KEYS
+local expiry = tonumber(ARGV[3 * n + 1])
+local dropped = {}
+for i = 1, n do
+    local score = tonumber(ARGV[2 * n + i])
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, score - expiry)
+    if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[n + i]) then
+        redis.call('ZADD', KEYS[i], score, ARGV[i])
         redis.call('EXPIRE', KEYS[i], expiry)
     else
-        over_capacity = over_capacity + 1
+        dropped[#dropped + 1] = i
     end
 end
-return over_capacity
+return dropped
 """
 
 
@@ -120,45 +132,47 @@ class ReelforgeChannelLayer(RedisChannelLayer):
         return channel, message
 
     async def group_send_many(self, items: list[tuple[str, dict]]) -> None:
-        """``group_send`` for many (group, message) pairs in two pipelined round trips.
+        """``group_send`` for many (group, message) pairs in two round trips per Redis host.
 
-        One round trip reads every group's members, one writes every message, with
-        channels-redis' own capacity script; messages to one group keep their order.
+        One Lua call reads every group's members, one writes every message with
+        channels-redis' capacity rule; messages to one group keep their order.
         """
-        now = time.time()
         members: list[list[str]] = [[] for _ in items]
         by_index: dict[int, list[int]] = collections.defaultdict(list)
         for position, (group, _) in enumerate(items):
             assert self.require_valid_group_name(group), "Group name not valid"
             by_index[self.consistent_hash(group)].append(position)
+        cutoff = int(time.time()) - self.group_expiry
         for index, positions in by_index.items():
-            pipe = self.connection(index).pipeline(transaction=False)
-            for position in positions:
-                key = self._group_key(items[position][0])
-                pipe.zremrangebyscore(key, min=0, max=int(now) - self.group_expiry)
-                pipe.zrange(key, 0, -1)
-            replies = await pipe.execute()
-            for i, position in enumerate(positions):
-                members[position] = [name.decode("utf8") for name in replies[2 * i + 1]]
+            keys = [self._group_key(items[position][0]) for position in positions]
+            replies = await self.connection(index).eval(GROUP_MEMBERS, len(keys), *keys, cutoff)
+            for position, names in zip(positions, replies, strict=True):
+                members[position] = [name.decode("utf8") for name in names]
 
-        writes: dict[int, list[tuple[str, list[str], list[Any]]]] = collections.defaultdict(list)
+        # Per Redis host: parallel lists of channel key, message, capacity, and the group.
+        writes: dict[int, tuple[list, list, list, list]] = collections.defaultdict(
+            lambda: ([], [], [], [])
+        )
         for position, (group, message) in enumerate(items):
             if not members[position]:
                 continue
             by_connection, messages, capacities = self._map_channel_keys_to_connection(
                 members[position], message
             )
-            for index, keys in by_connection.items():
-                args = [messages[k] for k in keys] + [capacities[k] for k in keys]
-                writes[index].append((group, keys, args))
-        for index, sends in writes.items():
-            pipe = self.connection(index).pipeline(transaction=False)
-            for _, keys, args in sends:
-                pipe.eval(GROUP_SEND, len(keys), *keys, *args, self._next_score(), self.expiry)
-            over_capacity = await pipe.execute()
-            for (group, _keys, _), dropped in zip(sends, over_capacity, strict=True):
-                if dropped:
-                    _count_drops(int(dropped), group)
+            for index, channel_keys in by_connection.items():
+                keys, payloads, limits, groups = writes[index]
+                for key in channel_keys:
+                    keys.append(key)
+                    payloads.append(messages[key])
+                    limits.append(capacities[key])
+                    groups.append(group)
+        for index, (keys, payloads, limits, groups) in writes.items():
+            scores = [self._next_score() for _ in keys]
+            dropped = await self.connection(index).eval(
+                GROUP_SEND, len(keys), *keys, *payloads, *limits, *scores, self.expiry
+            )
+            for position in dropped:
+                _count_drops(1, groups[int(position) - 1])
 
     def _next_score(self) -> float:
         # A channel key is a sorted set scored by time, and equal scores sort by the

@@ -213,3 +213,48 @@ async def open_sockets(
 async def close_sockets(sockets: list[HubSocket]) -> None:
     await asyncio.gather(*(s.ws.close() for s in sockets), return_exceptions=True)
     await asyncio.gather(*(s.reader for s in sockets), return_exceptions=True)
+
+
+def produce(argv: list[str]) -> dict[str, Any]:
+    """A producer process, like a queue worker: ``broadcast <username prefix>`` sends one
+    notification to each matching user in one transaction; ``jobs <owner id> <count>
+    <first id>`` publishes job frames 10 ms apart. Returns perf_counter marks (the
+    monotonic clock every process on the machine shares)."""
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from exports.models import ExportJob
+    from notifications import services
+    from notifications.publisher import publisher
+
+    marks: dict[str, Any] = {}
+    # A worker's publisher is long-lived: start its thread and connections before timing.
+    publisher.send("hub.warmup", {"type": "hub.frame", "text": "{}"})
+    publisher.flush(timeout=10)
+    if argv[0] == "broadcast":
+        users = get_user_model().objects.filter(username__startswith=argv[1]).order_by("pk")
+        user_ids = list(users.values_list("pk", flat=True))
+        with transaction.atomic():
+            # Registered first, so it runs right after the commit, before the pushes.
+            transaction.on_commit(lambda: marks.setdefault("commit", time.perf_counter()))
+            for user_id in user_ids:
+                services.notify(user=user_id, kind="info", title="Broadcast")
+        publisher.flush(timeout=60)
+        marks["pushed"] = time.perf_counter()
+    elif argv[0] == "jobs":
+        owner_id, count, first_id = (int(a) for a in argv[1:4])
+        for job_id in range(first_id, first_id + count):
+            job = ExportJob(pk=job_id, owner_id=owner_id, kind="annotate", status="processing")
+            job.progress = 50.0
+            marks[str(job_id)] = time.perf_counter()
+            services.publish_job(job)  # a new job id: the throttle sends it at once
+            time.sleep(0.01)
+        publisher.flush(timeout=10)
+    return marks
+
+
+if __name__ == "__main__":
+    print(json.dumps(produce(sys.argv[1:])))
