@@ -4,7 +4,7 @@
 //   "notification" {notification, live}  a notification this tab had not seen yet
 //   "job"          job frame               progress or a final status of an export
 //   "unread"       {count}                 the unread count changed (here or in another tab)
-//   "connection"   {state}                 "open" | "polling"
+//   "connection"   {state}                 "open" | "polling" | "signed-out"
 //   "resync"       {}                      more was missed than a snapshot carries: reload history
 //
 // The cursor (the highest notification id known) lives in localStorage, so a refreshed tab
@@ -12,6 +12,7 @@
 
 import { api, ApiError } from "./api.js";
 
+const CLOSE_UNAUTHENTICATED = 4401;
 const FINISHED = new Set(["complete", "error", "cancelled"]);
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 15000;
@@ -94,13 +95,19 @@ export class Hub extends EventTarget {
       this.send({ type: "hello", since: this.cursor });
     });
     socket.addEventListener("message", (event) => this.onFrame(event.data));
-    socket.addEventListener("close", () => this.onClose(socket));
+    socket.addEventListener("close", (event) => this.onClose(socket, event.code));
   }
 
-  onClose(socket) {
+  onClose(socket, code) {
     if (socket !== this.socket) return;
     this.socket = null;
     this.open = false;
+    if (code === CLOSE_UNAUTHENTICATED) {
+      // The session ended (signed out in another tab, or expired): retrying cannot help.
+      this.emit("connection", { state: "signed-out" });
+      window.location.assign(`/login/?next=${encodeURIComponent(window.location.pathname)}`);
+      return;
+    }
     this.emit("connection", { state: "polling" });
     this.startPolling();
     this.scheduleReconnect();
