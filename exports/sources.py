@@ -16,31 +16,20 @@ from django.core.files.storage import default_storage
 
 from exports.progress import JobProgress
 from exports.snapshots import snapshot_files
+from games.storage import copy_to, local_path
 from videokit.probe import ProbeError, probe_video
 
 FETCH_SPAN = (0.0, 5.0)
-CHUNK = 1024 * 1024
 
 
 class SourceMissing(Exception):
     """A source file is not in storage any more; ``str()`` is for the user."""
 
 
-def _local_path(name: str) -> Path | None:
-    try:
-        return Path(default_storage.path(name))
-    except NotImplementedError:
-        return None
-
-
 def download(name: str, target: Path, on_bytes) -> Path:
-    """Copy a stored file to ``target`` in chunks, calling ``on_bytes(copied)`` after each."""
-    copied = 0
-    with default_storage.open(name, "rb") as src, open(target, "wb") as dst:
-        while chunk := src.read(CHUNK):
-            dst.write(chunk)
-            copied += len(chunk)
-            on_bytes(copied)
+    """Stream a stored file to ``target``, calling ``on_bytes(copied)`` as chunks arrive."""
+    with open(target, "wb") as dst:
+        copy_to(default_storage, name, dst, progress=lambda done, _total: on_bytes(done))
     return target
 
 
@@ -64,7 +53,7 @@ def fetch_sources(snapshot: dict, *, workdir: Path, progress: JobProgress) -> di
         )
         if not default_storage.exists(name):
             raise SourceMissing(f"The source video {label} is missing from storage.")
-        path = _local_path(name)
+        path = local_path(default_storage, name)
         if path is None:
             folder.mkdir(parents=True, exist_ok=True)
             size = max(default_storage.size(name), 1)

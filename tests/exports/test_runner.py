@@ -163,9 +163,9 @@ def test_remote_storage_source_is_downloaded_with_progress_and_output_saved(
     user, game, clips, start_job, run_job, hub, monkeypatch, work_dir
 ):
     # The storage behaves like S3: no local paths, so sources download and outputs upload.
-    monkeypatch.setattr("exports.sources._local_path", lambda name: None)
+    monkeypatch.setattr("exports.sources.local_path", lambda storage, name: None)
     monkeypatch.setattr("exports.storing.local_target", lambda name: None)
-    monkeypatch.setattr("exports.sources.CHUNK", 16 * 1024)  # many chunks of the tiny source
+    monkeypatch.setattr("games.storage.CHUNK_BYTES", 16 * 1024)  # many chunks of the tiny source
     job = start_job(user, kind="annotate", game_id=game.pk)
 
     assert run_job(job) == "complete"
