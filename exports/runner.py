@@ -189,13 +189,18 @@ def run_job(*, job_id: int, worker: str | None = None, progress_listener=None) -
         progress = JobProgress(job, listener=listener)
         progress.stage("fetching", message="Starting", start=0.0, end=0.0)
         progress.write()
-        status = _run_claimed(job, folder, progress)
+        status = run_claimed(job, folder, progress)
         # The claim and the final transition are one write each, besides the progress ones.
         logger.info("Export %s ended %s; job row writes: %d", job.pk, status, progress.writes + 2)
         return status
 
 
-def _run_claimed(job: ExportJob, folder: Path, progress: JobProgress) -> str:
+def run_claimed(job: ExportJob, folder: Path, progress: JobProgress) -> str:
+    """Render a job this worker holds, then verify, store and finalize it (or fail/cancel it).
+
+    Every way a render can end maps to exactly one final transition here; the Modal
+    relay calls it too, so remote and local jobs finish the same way.
+    """
     try:
         backend = get_backend(job.backend)
         output = backend.execute(job, workdir=folder, progress=progress)

@@ -534,4 +534,4 @@ def relay_export(job_id: int, token: str) -> str:
     job = ExportJob.objects.get(pk=job_id)
     with runner.work_folder(job) as folder:
         # The engine's own finishing path: verify, store, finalize, or fail / cancel.
-        return runner._run_claimed(job, folder, JobProgress(job))
+        return runner.run_claimed(job, folder, JobProgress(job))
