@@ -102,7 +102,7 @@ def test_a_result_collected_twice_is_stored_once_and_notified_once(
     def old_worker_returns() -> str:
         folder = tmp_path / "old-worker"
         folder.mkdir()
-        return runner._run_claimed(old, folder, JobProgress(old))
+        return runner.run_claimed(old, folder, JobProgress(old))
 
     if comes_back == "before the relay":
         assert old_worker_returns() == "lost"
