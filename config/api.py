@@ -33,6 +33,10 @@ api = NinjaAPI(
 )
 
 
+# django-ninja turns a body it cannot parse into HttpError(400) with this message.
+NINJA_UNPARSABLE_BODY = "Cannot parse request body"
+
+
 def _respond(request: HttpRequest, status: int, body: dict) -> HttpResponse:
     return api.create_response(request, body, status=status)
 
@@ -54,6 +58,8 @@ def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRe
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if exc.status_code == 400 and str(exc).startswith(NINJA_UNPARSABLE_BODY):
+        return _respond(request, 400, error_body("malformed_json", "The body is not valid JSON."))
     code = {400: "bad_request", 403: "forbidden", 405: "method_not_allowed", 429: "too_many"}
     return _respond(
         request, exc.status_code, error_body(code.get(exc.status_code, "error"), str(exc))
@@ -69,10 +75,6 @@ def _field_name(loc: list) -> str:
 def on_invalid_input(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
     fields: dict[str, list[str]] = {}
     for err in exc.errors:
-        if err.get("type") == "json_invalid":
-            return _respond(
-                request, 400, error_body("malformed_json", "The body is not valid JSON.")
-            )
         fields.setdefault(_field_name(list(err.get("loc", []))), []).append(
             err.get("msg", "Invalid.")
         )

@@ -55,7 +55,7 @@ def test_bad_requests_get_the_documented_error(client_user, game, body, status, 
 def test_malformed_json_is_a_400(client_user):
     response = client_user.post("/api/exports", "{kind: ", content_type="application/json")
     assert response.status_code == 400
-    assert response.json()["error"]["message"]
+    assert response.json()["error"]["code"] == "malformed_json"
     assert not ExportJob.objects.exists()
 
 
