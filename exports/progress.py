@@ -31,14 +31,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from exports.models import ExportJob
+from exports.renderers.progress import StagedProgress
 
 logger = logging.getLogger(__name__)
 
 WRITE_EVERY = 1.0
-ETA_AFTER_SECONDS = 1.0
 
 
-class JobProgress:
+class JobProgress(StagedProgress):
     """Implements ``exports.renderers.ProgressSink`` for ``job`` as claimed by ``worker_id``."""
 
     def __init__(
@@ -51,20 +51,14 @@ class JobProgress:
     ) -> None:
         if publish is None:
             from notifications.services import publish_job as publish
+        super().__init__(
+            percent=job.progress or 0, stage_name=job.stage, message=job.message, clock=clock
+        )
         self.job = job
         self.worker_id = job.worker_id
         self._publish = publish
-        self._clock = clock
         self._listener = listener
-        self.percent = float(job.progress or 0)
-        self.stage_name = job.stage
-        self.message = job.message
-        self.item: int | None = None
-        self.items: int | None = None
-        self.eta: int | None = None
-        self._span = (self.percent, self.percent)
         self._started = clock()
-        self._rate_origin: tuple[float, float] | None = None
         self._last_write = clock()
         self._written = self._state()
         self._published: tuple | None = None
@@ -78,25 +72,6 @@ class JobProgress:
         self._owner = threading.get_ident()
 
     # ------------------------------------------------------------ ProgressSink
-
-    def stage(
-        self,
-        name: str,
-        *,
-        message: str,
-        start: float,
-        end: float,
-        item: int | None = None,
-        items: int | None = None,
-    ) -> None:
-        self.stage_name, self.message = name, message
-        self.item, self.items = item, items
-        self._span = (float(start), float(max(end, start)))
-        self._advance(self._span[0])
-
-    def fraction(self, f: float) -> None:
-        lo, hi = self._span
-        self._advance(lo + min(max(f, 0.0), 1.0) * (hi - lo))
 
     def cancel_requested(self) -> bool:
         if not (self.cancelled or self.lost) and self._on_owner_thread():
@@ -114,23 +89,10 @@ class JobProgress:
     def _on_owner_thread(self) -> bool:
         return threading.get_ident() == self._owner
 
-    def _advance(self, percent: float) -> None:
-        # Never backwards: a new stage may start a hair below the last reported value.
-        self.percent = max(self.percent, min(percent, 100.0))
-        self._update_eta()
+    def changed(self, *, stage_changed: bool, moved: bool) -> None:
         if self._on_owner_thread():
             self._offer_frame()
             self._maybe_write()
-
-    def _update_eta(self) -> None:
-        now = self._clock()
-        if self._rate_origin is None:
-            self._rate_origin = (now, self.percent)
-            return
-        t0, p0 = self._rate_origin
-        elapsed, done = now - t0, self.percent - p0
-        if elapsed >= ETA_AFTER_SECONDS and done > 0:
-            self.eta = max(int(round((100.0 - self.percent) * elapsed / done)), 0)
 
     def _state(self) -> tuple:
         return (

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from pathlib import Path
 
 from exports.renderers import RenderError, render, verify_output
+from exports.renderers.progress import StagedProgress
 from videokit.ffmpeg import FFmpegError
 from videokit.probe import ProbeError, probe_video
 
@@ -47,7 +48,6 @@ UPLOAD_SPAN = (96.0, 100.0)
 CHUNK = 1024 * 1024
 HTTP_TIMEOUT = 60  # seconds without a byte before a transfer is given up
 WRITE_EVERY = 0.5  # seconds between progress writes (stage changes are written at once)
-ETA_AFTER_SECONDS = 1.0
 
 
 class RemoteRenderError(Exception):
@@ -66,7 +66,7 @@ class RemoteRenderError(Exception):
         return self.user_message
 
 
-class RemoteProgress:
+class RemoteProgress(StagedProgress):
     """A ``ProgressSink`` that writes ``{stage, progress, items, message, eta}`` to a mapping.
 
     Percent is absolute (0–100) and never goes backwards, like the worker's own reporter;
@@ -82,47 +82,15 @@ class RemoteProgress:
         clock: Callable[[], float] = time.monotonic,
         write_every: float = WRITE_EVERY,
     ) -> None:
+        super().__init__(stage_name="starting", message="Starting", clock=clock)
         self.store = store
         self.key = key
-        self._clock = clock
         self._write_every = write_every
-        self.percent = 0.0
-        self.stage_name = "starting"
-        self.message = "Starting"
-        self.item: int | None = None
-        self.items: int | None = None
-        self.eta: int | None = None
         self.seq = 0
-        self._span = (0.0, 0.0)
-        self._rate_origin: tuple[float, float] | None = None
         self._last_write = float("-inf")
         self._dirty = False
 
     # ------------------------------------------------------------ ProgressSink
-
-    def stage(
-        self,
-        name: str,
-        *,
-        message: str,
-        start: float,
-        end: float,
-        item: int | None = None,
-        items: int | None = None,
-    ) -> None:
-        changed = (name, message, item, items) != (
-            self.stage_name,
-            self.message,
-            self.item,
-            self.items,
-        )
-        self.stage_name, self.message, self.item, self.items = name, message, item, items
-        self._span = (float(start), float(max(end, start)))
-        self._advance(self._span[0], force=changed)
-
-    def fraction(self, f: float) -> None:
-        lo, hi = self._span
-        self._advance(lo + min(max(f, 0.0), 1.0) * (hi - lo))
 
     def cancel_requested(self) -> bool:
         return False  # a cancelled remote render is a terminated container
@@ -132,23 +100,11 @@ class RemoteProgress:
 
     # ------------------------------------------------------------ internals
 
-    def _advance(self, percent: float, *, force: bool = False) -> None:
-        new = max(self.percent, min(percent, 100.0))
-        self._dirty = self._dirty or force or round(new, 1) != round(self.percent, 1)
-        self.percent = new
-        self._update_eta()
-        if self._dirty and (force or self._clock() - self._last_write >= self._write_every):
+    def changed(self, *, stage_changed: bool, moved: bool) -> None:
+        # A Dict write is a network call: stage changes go at once, progress every 0.5 s.
+        self._dirty = self._dirty or stage_changed or moved
+        if self._dirty and (stage_changed or self._clock() - self._last_write >= self._write_every):
             self.flush()
-
-    def _update_eta(self) -> None:
-        now = self._clock()
-        if self._rate_origin is None:
-            self._rate_origin = (now, self.percent)
-            return
-        t0, p0 = self._rate_origin
-        elapsed, done = now - t0, self.percent - p0
-        if elapsed >= ETA_AFTER_SECONDS and done > 0:
-            self.eta = max(int(round((100.0 - self.percent) * elapsed / done)), 0)
 
     def entry(self) -> dict:
         return {
