@@ -6,9 +6,9 @@ import logging
 
 from django.db import close_old_connections
 
-logger = logging.getLogger(__name__)
+from config.schedules import ensure_schedules
 
-REAP_SCHEDULE_NAME = "reelforge: reap export jobs"
+logger = logging.getLogger(__name__)
 
 
 def render_export(job_id: int) -> str:
@@ -28,30 +28,11 @@ def reap_exports() -> dict[str, int]:
     return counts
 
 
-def ensure_reap_schedule() -> None:
-    """Create (or update) the django-q2 schedule that runs the reaper; idempotent."""
-    from django.conf import settings
-    from django_q.models import Schedule
-
-    minutes = max(int(settings.EXPORT_REAP_EVERY_MINUTES), 1)
-    schedule, created = Schedule.objects.get_or_create(
-        name=REAP_SCHEDULE_NAME,
-        defaults={
-            "func": "exports.tasks.reap_exports",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": minutes,
-            "repeats": -1,
-        },
-    )
-    if not created and schedule.minutes != minutes:
-        Schedule.objects.filter(pk=schedule.pk).update(minutes=minutes)
-
-
 def on_worker_start(sender=None, proc_name: str = "", **kwargs) -> None:
     """django-q2 ``post_spawn``: a worker process started; reap what a lost one left behind."""
     try:
         close_old_connections()
-        ensure_reap_schedule()
+        ensure_schedules()
         counts = reap_exports()
         logger.info("Export reaper on worker start (%s): %s", proc_name, counts)
     except Exception:  # a reaper failure must never keep a worker from starting

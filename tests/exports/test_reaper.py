@@ -114,15 +114,20 @@ def test_leftover_work_folders_of_dead_workers_are_removed_live_ones_kept(work_d
     assert folders[live_job.pk].exists()
 
 
-def test_reap_schedule_is_created_once():
+def test_periodic_schedules_are_created_once_and_retimed(settings):
     from django_q.models import Schedule
 
-    from exports.tasks import REAP_SCHEDULE_NAME, ensure_reap_schedule
+    from config.schedules import ensure_schedules
 
-    ensure_reap_schedule()
-    ensure_reap_schedule()
-    schedule = Schedule.objects.get(name=REAP_SCHEDULE_NAME)
-    assert schedule.func == "exports.tasks.reap_exports"
+    ensure_schedules()
+    ensure_schedules()
+    assert Schedule.objects.count() == 2
+    reaper = Schedule.objects.get(func="exports.tasks.reap_exports")
+    assert reaper.minutes == settings.EXPORT_REAP_EVERY_MINUTES
+    assert Schedule.objects.get(func="games.tasks.cleanup_uploads").minutes == 60
+    settings.EXPORT_REAP_EVERY_MINUTES = 5
+    ensure_schedules()
+    assert Schedule.objects.get(pk=reaper.pk).minutes == 5
 
 
 def test_system_check_refuses_a_stale_limit_shorter_than_three_heartbeats(settings):

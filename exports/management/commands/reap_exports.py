@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from exports.tasks import ensure_reap_schedule, reap_exports
+from config.schedules import ensure_schedules
+from exports.tasks import reap_exports
 
 
 class Command(BaseCommand):
     help = "Re-queue or fail export jobs whose worker was lost; remove leftover work folders."
 
     def handle(self, *args, **options) -> None:
-        ensure_reap_schedule()
+        ensure_schedules()
         counts = reap_exports()
         self.stdout.write(", ".join(f"{key}: {value}" for key, value in counts.items()))
