@@ -1,4 +1,4 @@
-"""Abort uploads left unfinished: run it hourly (cron, or a django-q schedule)."""
+"""Abort uploads left unfinished (workers also run this hourly on django-q2's schedule)."""
 
 from __future__ import annotations
 
