@@ -2,9 +2,11 @@
 
 Every status change is one conditional update (``ExportJob.transition``), so two
 processes racing for the same job (two workers, a worker and the reaper, a
-cancel and a completion) cannot both win. Completion, failure and cancellation
-each record one notification, keyed by the job, in the same transaction as the
-status, so running a step twice never notifies twice.
+cancel and a completion) cannot both win. Start, completion, failure and
+cancellation each record one notification (``exports.notices``), keyed by the
+job, in the same transaction as the status, so running a step twice never
+notifies twice. The start is recorded as already read: it is for the history,
+the export indicator shows a running job.
 """
 
 from __future__ import annotations
@@ -18,15 +20,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from django.utils import timezone
 
 from config.errors import ApiError
+from exports import notices
 from exports.backends import default_backend_name, get_backend
 from exports.models import ExportJob
 from exports.snapshots import build_snapshot
 from games.models import Game, Project
-from notifications.services import notify, publish_job
+from notifications.services import publish_job
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +130,7 @@ def export_start(
                 stage="queued",
                 message="Waiting for a worker",
             )
+            notices.notify_started(job)
             transaction.on_commit(lambda: get_backend(backend).start(job))
     except IntegrityError:
         # A concurrent request with the same key created it first.
@@ -174,7 +177,7 @@ def export_cancel(*, job: ExportJob, by=None) -> ExportJob:
                 message="Cancelled",
                 eta_seconds=None,
             ):
-                _notify_cancelled(job)
+                notices.notify_cancelled(job)
                 publish_job(job)
                 return job
         job.refresh_from_db()  # a worker claimed it in the meantime
@@ -225,34 +228,6 @@ def _owned(job: ExportJob) -> dict:
     return {"worker_id": job.worker_id}
 
 
-def _download_url(job: ExportJob) -> str:
-    return reverse("api:export_download", kwargs={"job_id": job.pk})
-
-
-def _open_url(job: ExportJob) -> str:
-    if job.project_id:
-        return reverse("games:project_detail", kwargs={"project_id": job.project_id})
-    if job.game_id:
-        return reverse("games:detail", kwargs={"game_id": job.game_id})
-    return reverse("exports:list")
-
-
-def _subject(job: ExportJob) -> str:
-    snap = job.input_snapshot or {}
-    name = (snap.get("project") or {}).get("name") or (snap.get("game") or {}).get("title") or ""
-    label = {"annotate": "Annotated video", "framing": "Working video", "overlay": "Final video"}
-    return f"{label.get(job.kind, 'Export')} of “{name}”" if name else label.get(job.kind, "Export")
-
-
-def _data(job: ExportJob) -> dict:
-    return {
-        "job_id": job.pk,
-        "kind": job.kind,
-        "project_id": job.project_id,
-        "game_id": job.game_id,
-    }
-
-
 @transaction.atomic
 def export_finalize(
     *,
@@ -292,32 +267,9 @@ def export_finalize(
     if job.project_id and job.kind in (ExportJob.Kind.FRAMING, ExportJob.Kind.OVERLAY):
         field = "working_video" if job.kind == ExportJob.Kind.FRAMING else "final_video"
         Project.objects.filter(pk=job.project_id).update(**{field: output_name, "updated_at": now})
-    actions = [
-        {"label": "Download", "url": _download_url(job)},
-        {"label": "Open", "url": _open_url(job)},
-    ]
-    notify(
-        user=job.owner_id,
-        kind="export.completed",
-        level="success",
-        title=f"{_subject(job)} is ready",
-        message=f"{output_duration:.1f} s, {output_size / 1e6:.1f} MB.",
-        data=_data(job),
-        actions=actions,
-        event_key=f"export:{job.pk}:completed",
-    )
+    notices.notify_completed(job)
     if extra_files:
-        notify(
-            user=job.owner_id,
-            kind="extraction.completed",
-            level="success",
-            title=f"{len(extra_files)} clip{'s' if len(extra_files) != 1 else ''} extracted",
-            message=", ".join(f["name"] for f in extra_files[:5])
-            + ("…" if len(extra_files) > 5 else ""),
-            data={**_data(job), "files": len(extra_files)},
-            actions=[{"label": "Open", "url": _open_url(job)}],
-            event_key=f"export:{job.pk}:extraction",
-        )
+        notices.notify_extracted(job)
     publish_job(job)
     return job
 
@@ -341,7 +293,7 @@ def export_fail(*, job: ExportJob, error: str, detail: str = "") -> ExportJob:
     ):
         job.refresh_from_db()
         return job
-    _notify_failed(job)
+    notices.notify_failed(job)
     publish_job(job)
     return job
 
@@ -364,38 +316,9 @@ def export_mark_cancelled(*, job: ExportJob) -> ExportJob:
     ):
         job.refresh_from_db()
         return job
-    _notify_cancelled(job)
+    notices.notify_cancelled(job)
     publish_job(job)
     return job
-
-
-def _notify_failed(job: ExportJob) -> None:
-    notify(
-        user=job.owner_id,
-        kind="export.failed",
-        level="error",
-        title=f"{_subject(job)} failed",
-        message=job.error,
-        data=_data(job),
-        actions=[
-            {"label": "Retry", "url": reverse("api:export_retry", kwargs={"job_id": job.pk}),
-             "method": "POST"},
-            {"label": "Open", "url": _open_url(job)},
-        ],
-        event_key=f"export:{job.pk}:failed",
-    )  # fmt: skip
-
-
-def _notify_cancelled(job: ExportJob) -> None:
-    notify(
-        user=job.owner_id,
-        kind="export.cancelled",
-        level="info",
-        title=f"{_subject(job)} was cancelled",
-        data=_data(job),
-        actions=[{"label": "Open", "url": _open_url(job)}],
-        event_key=f"export:{job.pk}:cancelled",
-    )
 
 
 # ---------------------------------------------------------------- the reaper
@@ -450,7 +373,7 @@ def exports_reap(*, now: datetime | None = None) -> dict[str, int]:
                     completed_at=now,
                     eta_seconds=None,
                 ):
-                    _notify_cancelled(job)
+                    notices.notify_cancelled(job)
                     counts["cancelled"] += 1
             publish_job(job)
         elif job.attempts < job.max_attempts:
@@ -474,7 +397,7 @@ def exports_reap(*, now: datetime | None = None) -> dict[str, int]:
                     completed_at=now,
                     eta_seconds=None,
                 ):
-                    _notify_failed(job)
+                    notices.notify_failed(job)
                     counts["failed"] += 1
             publish_job(job)
     queued_before = now - timedelta(seconds=PENDING_REQUEUE_SECONDS)

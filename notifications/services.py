@@ -110,12 +110,15 @@ def notify(
     data: dict | None = None,
     actions: list[dict] | None = None,
     event_key: str | None = None,
+    already_read: bool = False,
 ) -> Notification:
     """Persist a notification and push it to the user's tabs after commit.
 
     With ``event_key`` the event is recorded once per user however often the producer
     runs (a retried task, a finalize called twice, two racing workers): later calls return
-    the existing row and push nothing. ``user`` is a user or a user id.
+    the existing row and push nothing. ``user`` is a user or a user id. ``already_read``
+    records an event for the history without a toast or an unread badge (e.g. "export
+    started", which the export indicator already shows).
     """
     user_id = _user_id(user)
     if not isinstance(kind, str) or not KIND_PATTERN.match(kind):
@@ -144,6 +147,8 @@ def notify(
         actions=_clean_actions(actions),
         event_key=event_key,
     )
+    if already_read:
+        row.seen_at = row.read_at = timezone.now()
     try:
         with transaction.atomic():
             row.save(force_insert=True)

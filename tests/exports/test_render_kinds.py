@@ -34,7 +34,7 @@ def test_annotate_stores_compilation_and_clip_files_and_notifies(
     kinds = list(
         Notification.objects.filter(user=user, data__job_id=job.pk).values_list("kind", flat=True)
     )
-    assert sorted(kinds) == ["export.completed", "extraction.completed"]
+    assert sorted(kinds) == ["export.completed", "export.started", "extraction.completed"]
     assert hub[-1]["status"] == "complete" and hub[-1]["progress"] == 100
     assert not any(work_dir.iterdir())
 

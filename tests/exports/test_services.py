@@ -214,3 +214,15 @@ def test_retry_makes_a_new_job_for_a_failed_one(user, game, clips, start_job, hu
         "not_retryable"
     )
     assert Notification.objects.filter(kind="export.failed", data__job_id=job.pk).count() == 1
+
+
+def test_start_records_one_already_read_started_notification(user, game, clips):
+    from exports.services import export_start
+
+    job = export_start(user=user, kind="annotate", game_id=game.pk, idempotency_key="k1")
+    export_start(user=user, kind="annotate", game_id=game.pk, idempotency_key="k1")
+    started = Notification.objects.get(kind="export.started", data__job_id=job.pk)
+    assert started.read_at is not None and started.seen_at is not None
+    assert not Notification.objects.filter(
+        user=user, read_at__isnull=True, kind__startswith="export"
+    )

@@ -23,9 +23,11 @@ STAGING = "/modal-a"
 
 
 def notification_kinds(user, job) -> list[str]:
-    return sorted(
-        Notification.objects.filter(user=user, data__job_id=job.pk).values_list("kind", flat=True)
+    """How the job ended, as notified (the history-only ``export.started`` left out)."""
+    mine = Notification.objects.filter(user=user, data__job_id=job.pk).exclude(
+        kind="export.started"
     )
+    return sorted(mine.values_list("kind", flat=True))
 
 
 def targets(kind: str, game, project) -> dict:

@@ -35,7 +35,9 @@ def stale(job: ExportJob, seconds: float = 300) -> ExportJob:
 
 def notifications(user) -> list[str]:
     """The user's notifications about export jobs (not the upload of the test game)."""
-    mine = Notification.objects.filter(user=user, data__job_id__isnull=False)
+    mine = Notification.objects.filter(user=user, data__job_id__isnull=False).exclude(
+        kind="export.started"
+    )
     return sorted(mine.values_list("kind", flat=True))
 
 
