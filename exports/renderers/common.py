@@ -236,9 +236,21 @@ def intermediate_args(
     audio: ffmpeg.nodes.FilterableStream,
     path: Path,
     spec: OutputSpec,
+    *,
+    keyframes: Sequence[int] = (),
 ) -> list[str]:
-    """A clip intermediate: H.264 (same settings for every clip, so it stream-joins) + PCM."""
-    out = ffmpeg.output(video, audio, str(path), f="mov", r=spec.fps, **X264, **PCM)
+    """A clip intermediate: H.264 (same settings for every clip, so it stream-joins) + PCM.
+
+    ``keyframes``: frame numbers that must start a closed GOP (an IDR), so the
+    file can be cut there by stream copy (the dissolve join does).
+    """
+    extra = {}
+    if keyframes:
+        extra = {
+            "force_key_frames": "expr:" + "+".join(f"eq(n,{k})" for k in sorted(keyframes)),
+            "forced-idr": 1,
+        }
+    out = ffmpeg.output(video, audio, str(path), f="mov", r=spec.fps, **X264, **PCM, **extra)
     return out.get_args()
 
 
@@ -257,17 +269,22 @@ def final_args(
     return out.get_args()
 
 
-def concat_copy_args(
-    parts: Sequence[Path], path: Path, workdir: Path, spec: OutputSpec
-) -> list[str]:
-    """Join intermediates with the concat demuxer: video copied, PCM audio encoded to AAC once."""
+def concat_listing(parts: Sequence[Path], workdir: Path) -> Path:
+    """A concat demuxer list of ``parts`` (absolute, quoted)."""
     listing = workdir / "join.txt"
     lines = []
     for part in parts:
         quoted = str(Path(part).resolve()).replace("'", "'\\''")
         lines.append(f"file '{quoted}'")
     listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    src = ffmpeg.input(str(listing), f="concat", safe=0)
+    return listing
+
+
+def concat_copy_args(
+    parts: Sequence[Path], path: Path, workdir: Path, spec: OutputSpec
+) -> list[str]:
+    """Join intermediates with the concat demuxer: video copied, PCM audio encoded to AAC once."""
+    src = ffmpeg.input(str(concat_listing(parts, workdir)), f="concat", safe=0)
     return final_args(src.video, src.audio, path, spec, video_copy=True)
 
 

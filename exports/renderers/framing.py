@@ -10,9 +10,14 @@ constant size uses plain ``crop`` with piecewise-linear x/y expressions of t.
 Transitions: ``cut`` joins as is; ``fade`` fades the clip out to black over the
 last half of the transition and the next clip in over the first half (length
 unchanged); ``dissolve`` overlaps the two clips with ``xfade``/``acrossfade``,
-so the output is shorter by the overlap (whole frames). A dissolve needs the
-frames of both clips, so a job with any dissolve joins by re-encoding; without
-one the join is a stream copy.
+so the output is shorter by the overlap (whole frames). Without a dissolve the
+join is a stream copy. With one, only the overlaps are re-encoded: each clip's
+intermediate gets IDR frames where its overlaps begin and end, the untouched
+bodies are cut out by stream copy, each overlap is encoded on its own and the
+pieces are joined by the concat demuxer (audio cross-faded from the PCM). On
+bench/renders.py (three 20 s 1080x1920 clips, two 0.5 s dissolves) that join
+took 5 s of CPU and 370 MB instead of re-encoding the whole video: 95 s and
+600 MB (over the 450 MB budget: three decoders plus the encoder).
 
 Crop keyframes are in the display pixels of the clip's first file; when a clip
 spans a second file of another size, that part is fitted (scale + pad) into the
@@ -28,6 +33,7 @@ from pathlib import Path
 import ffmpeg
 
 from exports.renderers.common import (
+    X264,
     OutputSpec,
     Piece,
     Plan,
@@ -37,6 +43,7 @@ from exports.renderers.common import (
     Source,
     clip_label,
     concat_copy_args,
+    concat_listing,
     even,
     exact_length,
     final_args,
@@ -49,9 +56,11 @@ from exports.renderers.common import (
     pieces_for,
     piecewise,
     run_step,
+    shares,
 )
 
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
+COPY_WEIGHT = 0.05  # a stream copy costs a small fraction of an encode
 
 
 @dataclass(frozen=True)
@@ -271,31 +280,105 @@ def clip_graph(
     return video, audio
 
 
-def dissolve_join_args(
-    parts: list[Path], plans: list[ClipPlan], overlaps: list[int], out: Path, spec: OutputSpec
-) -> tuple[list[str], int]:
-    first = ffmpeg.input(str(parts[0]))
-    video, audio, frames = first.video, first.audio, plans[0].frames
+def cut_points(frames: int, head: int, tail: int) -> list[int]:
+    """Where a clip's intermediate is cut for a dissolve join: after its head, before its tail."""
+    return sorted({head, frames - tail} - {0, frames})
+
+
+def body_args(part: Path, points: list[int], pattern: Path) -> list[str]:
+    """Cut an intermediate's video at IDR frames by stream copy (the segment muxer, no decode)."""
+    return [
+        "-i", str(part), "-map", "0:v:0", "-c", "copy",
+        "-f", "segment", "-segment_format", "mov", "-reset_timestamps", "1",
+        "-segment_frames", ",".join(str(p) for p in points), str(pattern),
+    ]  # fmt: skip
+
+
+def transition_args(
+    before: Path, after: Path, start_frame: int, overlap: int, out: Path, spec: OutputSpec
+) -> list[str]:
+    """Only the overlap, re-encoded: the last ``overlap`` frames of one clip dissolving into the
+    first ``overlap`` of the next (``xfade``), with the intermediates' encoder settings."""
+    tail = ffmpeg.input(str(before), ss=f"{spec.seconds(start_frame):.6f}").video
+    head = ffmpeg.input(str(after)).video
+    tail = tail.filter("trim", end_frame=overlap).filter("setpts", "PTS-STARTPTS")
+    head = head.filter("trim", end_frame=overlap).filter("setpts", "PTS-STARTPTS")
+    video = ffmpeg.filter(
+        [tail, head], "xfade", transition="fade", duration=spec.seconds(overlap), offset=0
+    ).filter("format", "yuv420p")
+    return ffmpeg.output(video, str(out), f="mov", r=spec.fps, **X264).get_args()
+
+
+def joined_audio(
+    parts: list[Path], plans: list[ClipPlan], overlaps: list[int], spec: OutputSpec
+) -> ffmpeg.nodes.FilterableStream:
+    """The clips' PCM audio joined, cross-faded over each dissolve (audio is cheap to redo)."""
+    audio = ffmpeg.input(str(parts[0])).audio
     for i in range(1, len(parts)):
-        nxt = ffmpeg.input(str(parts[i]))
-        overlap = overlaps[i - 1]
-        if overlap:
-            video = ffmpeg.filter(
-                [video, nxt.video],
-                "xfade",
-                transition="fade",
-                duration=spec.seconds(overlap),
-                offset=spec.seconds(frames - overlap),
-            )
+        nxt = ffmpeg.input(str(parts[i])).audio
+        if overlaps[i - 1]:
             audio = ffmpeg.filter(
-                [audio, nxt.audio], "acrossfade", ns=spec.samples(overlap), c1="tri", c2="tri"
+                [audio, nxt], "acrossfade", ns=spec.samples(overlaps[i - 1]), c1="tri", c2="tri"
             )
-            frames += plans[i].frames - overlap
         else:
-            node = ffmpeg.concat(video, audio, nxt.video, nxt.audio, v=1, a=1).node
-            video, audio = node[0], node[1]
-            frames += plans[i].frames
-    return final_args(video, audio, out, spec), frames
+            audio = ffmpeg.concat(audio, nxt, v=0, a=1)
+    return audio
+
+
+def dissolve_join(
+    progress: ProgressSink,
+    parts: list[Path],
+    plans: list[ClipPlan],
+    overlaps: list[int],
+    out: Path,
+    spec: OutputSpec,
+    workdir: Path,
+    span: tuple[float, float],
+) -> int:
+    """Join with dissolves re-encoding only the overlaps; everything else is stream-copied.
+
+    Each intermediate was encoded with IDR frames at its cut points, so its body
+    (what no dissolve touches) is cut out by copy; each overlap is re-encoded on
+    its own (``overlap`` frames); the pieces are joined by the concat demuxer and
+    the audio is cross-faded from the intermediates' PCM. Returns the frame count.
+    """
+    count = len(plans)
+    pieces: list[Path] = []
+    steps: list[tuple[list[str], int, str]] = []
+    for i, (part, plan) in enumerate(zip(parts, plans, strict=True)):
+        head, tail = overlaps[i - 1] if i else 0, overlaps[i]
+        points = cut_points(plan.frames, head, tail)
+        if points:
+            pattern = workdir / f"part{plan.index:03d}-%d.mov"
+            steps.append((body_args(part, points, pattern), plan.frames, "cutting"))
+            if plan.frames - head - tail > 0:
+                pieces.append(workdir / f"part{plan.index:03d}-{1 if head else 0}.mov")
+        else:
+            pieces.append(part)
+        if tail:
+            blend = workdir / f"dissolve{plan.index:03d}.mov"
+            args = transition_args(part, parts[i + 1], plan.frames - tail, tail, blend, spec)
+            steps.append((args, tail, "dissolving"))
+            pieces.append(blend)
+    frames = sum(p.frames for p in plans) - sum(overlaps)
+    video = ffmpeg.input(str(concat_listing(pieces, workdir)), f="concat", safe=0).video
+    audio = joined_audio(parts, plans, overlaps, spec)
+    steps.append((final_args(video, audio, out, spec, video_copy=True), frames, "joining"))
+    weights = [n * (1.0 if kind == "dissolving" else COPY_WEIGHT) for _, n, kind in steps]
+    lo, hi = span
+    cursor = lo
+    for (args, n, kind), share in zip(steps, shares(weights, hi - lo), strict=True):
+        run_step(
+            progress,
+            args,
+            stage="joining",
+            message=f"Joining {count} clips",
+            span=(round(cursor, 3), round(min(cursor + share, hi), 3)),
+            expected_frames=n,
+            doing=f"joining {count} clips ({kind})",
+        )
+        cursor += share
+    return frames
 
 
 def render_framing(
@@ -312,7 +395,7 @@ def render_framing(
     dissolves = any(overlaps)
     count = len(plans)
     total = sum(p.frames for p in plans)
-    render_share = 0.5 if dissolves else 0.9
+    render_share = 0.85 if dissolves else 0.9
     steps = Plan()
 
     parts = []
@@ -320,9 +403,10 @@ def render_framing(
         fade_in = fades[i - 1] if i else 0
         video, audio = clip_graph(plan, spec, workdir, fade_in, fades[i])
         part = workdir / f"part{plan.index:03d}.mov"
+        keyframes = cut_points(plan.frames, overlaps[i - 1] if i else 0, overlaps[i])
         run_step(
             progress,
-            intermediate_args(video, audio, part, spec),
+            intermediate_args(video, audio, part, spec, keyframes=keyframes),
             stage="rendering",
             message=f"Rendering clip {plan.index} of {count}",
             span=steps.take(render_share * plan.frames / total),
@@ -334,21 +418,24 @@ def render_framing(
         parts.append(part)
 
     output = workdir / "framing.mp4"
+    span = steps.take(1.0 - render_share)
     if dissolves:
-        args, out_frames = dissolve_join_args(parts, plans, overlaps, output, spec)
+        out_frames = dissolve_join(progress, parts, plans, overlaps, output, spec, workdir, span)
     else:
-        args, out_frames = concat_copy_args(parts, output, workdir, spec), total
-    run_step(
-        progress,
-        args,
-        stage="joining",
-        message=f"Joining {count} clips",
-        span=steps.take(1.0 - render_share),
-        expected_frames=out_frames,
-        doing=f"joining {count} clips",
-    )
-    for part in parts:
-        part.unlink(missing_ok=True)
+        out_frames = total
+        run_step(
+            progress,
+            concat_copy_args(parts, output, workdir, spec),
+            stage="joining",
+            message=f"Joining {count} clips",
+            span=span,
+            expected_frames=out_frames,
+            doing=f"joining {count} clips",
+        )
+    for leftover in workdir.glob("part*.mov"):
+        leftover.unlink(missing_ok=True)
+    for leftover in workdir.glob("dissolve*.mov"):
+        leftover.unlink(missing_ok=True)
     assert out_frames == total - sum(overlaps)
     return RenderOutput(
         path=output, expected_duration=spec.seconds(out_frames), clip_count=count, extras=[]

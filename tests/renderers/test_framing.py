@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import pytest
-from renderer_kit import RecordingProgress, source
+from renderer_kit import RecordingProgress, close, source
 
 from exports.renderers import render, verify_output
 from exports.renderers.common import OutputSpec
@@ -94,7 +95,36 @@ def test_dissolve_shortens_by_the_overlap(clips_media: dict[str, Path], tmp_path
     )
     assert out.expected_duration == pytest.approx(3.5)
     assert info.duration == pytest.approx(3.5, abs=2 / 30 + 0.05)
-    assert [s["name"] for s in progress.stages] == ["rendering", "rendering", "joining"]
+    names = [s["name"] for s in progress.stages]
+    assert names[:2] == ["rendering", "rendering"] and set(names[2:]) == {"joining"}
+    bounds = [(s["start"], s["end"]) for s in progress.stages]
+    assert bounds[0][0] == 5.0 and bounds[-1][1] == 95.0
+    assert all(prev[1] == nxt[0] for prev, nxt in zip(bounds, bounds[1:], strict=False))
+
+
+def test_dissolve_blends_only_the_overlap_and_keeps_every_frame(
+    clips_media: dict[str, Path], tmp_path: Path
+) -> None:
+    # Position pattern (centre red ≈ 127) for 1 s, dissolving over 0.4 s into flat gray.
+    clips = [
+        _clip(0.0, 1.0, transition={"type": "dissolve", "duration": 0.4}),
+        _clip(3.0, 4.0),
+    ]
+    sources = [source("p", 3.0, 320, 180), source("g", 3.0, 320, 180, offset=3.0, fps=30.0)]
+    out, info, _ = _render(
+        clips, sources, {"p": clips_media["position"], "g": clips_media["gray"]}, tmp_path
+    )
+    assert out.expected_duration == pytest.approx(1.6)
+    with av.open(str(out.path)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 48
+    (before,) = rgb_at(out.path, 0.3, [(45, 80)])
+    (middle,) = rgb_at(out.path, 0.8, [(45, 80)])
+    (after,) = rgb_at(out.path, 1.3, [(45, 80)])
+    assert before[2] > 100 and abs(before[0] - before[2]) > 0  # position: blue 128
+    assert close(after, (128, 128, 128), 8)
+    # Half-way through the dissolve: half of each.
+    for channel in range(3):
+        assert abs(middle[channel] - (before[channel] + after[channel]) / 2) < 16, middle
 
 
 def test_fade_goes_through_black_without_changing_length(
