@@ -15,6 +15,12 @@ def fetch_stored(name: str, target: Path) -> Path:
     return target
 
 
+# Two renders of the same job are not byte-identical (x264's threaded encode), so "the same
+# pixels" means a mean difference of a few levels out of 255; a misplaced crop or ellipse
+# differs by tens.
+SAME_PIXELS = 3.0
+
+
 def mean_pixel_difference(a: Path, b: Path, seconds: float) -> float:
     """Mean absolute RGB difference (0–255) of the frames shown at ``seconds``."""
     fa, fb = frame_at(a, seconds), frame_at(b, seconds)

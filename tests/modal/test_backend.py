@@ -14,7 +14,7 @@ from exports.remote_render import RemoteRenderError
 from exports.services import export_cancel
 from notifications.models import Notification
 from tests.modal.conftest import Poll, replay
-from tests.modal.helpers import bucket_keys, fetch_stored, mean_pixel_difference
+from tests.modal.helpers import SAME_PIXELS, bucket_keys, fetch_stored, mean_pixel_difference
 from videokit.probe import probe_video
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +59,7 @@ def test_modal_job_renders_the_same_video_as_a_local_job(
     info = probe_video(theirs)
     assert (info.video_codec, info.audio_codec) == ("h264", "aac")
     for seconds in (0.1, 0.9, 1.7):
-        assert mean_pixel_difference(ours, theirs, seconds) < 2.0
+        assert mean_pixel_difference(ours, theirs, seconds) < SAME_PIXELS
     assert [f["name"] for f in remote.extra_files] == [f["name"] for f in local.extra_files]
     for theirs_extra, ours_extra in zip(remote.extra_files, local.extra_files, strict=True):
         assert theirs_extra["size"] == pytest.approx(ours_extra["size"], rel=0.01)

@@ -8,7 +8,7 @@ import pytest
 
 from exports.remote_render import RemoteProgress, RemoteRenderError, run_render_job
 from exports.renderers import render
-from tests.modal.helpers import mean_pixel_difference
+from tests.modal.helpers import SAME_PIXELS, mean_pixel_difference
 from videokit.probe import probe_video
 
 SNAPSHOT = {
@@ -85,7 +85,7 @@ def test_remote_body_renders_what_the_local_renderer_renders(s3, video_path, tmp
     assert result["expected_duration"] == local.expected_duration
     assert (result["clip_count"], result["extras"]) == (1, [])
     for seconds in (0.5, 1.5, 3.0):
-        assert mean_pixel_difference(local.path, remote, seconds) < 1.0
+        assert mean_pixel_difference(local.path, remote, seconds) < SAME_PIXELS
     # Progress: every stage in order, never backwards, ending at 100 %; the temp folder is gone.
     stages = list(dict.fromkeys(e["stage"] for e in store.entries))
     assert stages[0] == "fetching" and stages[-2:] == ["verifying", "uploading"]
