@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -315,6 +316,7 @@ def main() -> int:
     ensure_source(args.grainy)
     results: dict[str, list[dict]] = {case: [] for case in cases}
     started = time.monotonic()
+    load_before = os.getloadavg()[0]
     for n in range(args.repeats):
         for case in cases:
             result = run_child(case, args.grainy)
@@ -325,7 +327,11 @@ def main() -> int:
                 flush=True,
             )
     text, failures = table(results)
-    print(f"\n{text}\n(total {time.monotonic() - started:.0f} s)")
+    print(
+        f"\n{text}\n(total {time.monotonic() - started:.0f} s; load average "
+        f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end on "
+        f"{os.cpu_count()} CPUs: above the CPU count, trust the CPU ratio more than the wall one)"
+    )
     return 1 if failures else 0
 
 
