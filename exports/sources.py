@@ -3,7 +3,7 @@
 Files of a storage with local paths (FileSystemStorage) are used in place. Others
 (S3, R2) are downloaded into the job's work folder, reporting bytes copied over
 the size, so the bar moves while a large source downloads; the folder is removed
-with the job however it ends. (``games.services.local_copy`` downloads into its
+with the job however it ends. (``games.storage.local_copy`` downloads into its
 own temporary file and reports nothing, so the engine does not use it here.)
 Every source is probed: a damaged file fails the job before FFmpeg runs.
 """

@@ -6,9 +6,7 @@ functions here are the entry points the views, API and other apps call.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -28,18 +26,6 @@ PROJECT_CLIP_FIELDS = (
 )
 
 
-@contextlib.contextmanager
-def local_copy(field_file, *, progress: Callable[[int, int], None] | None = None) -> Iterator[Path]:
-    """A local path for a stored file: the file itself on disk, or a temporary download.
-
-    On S3 the object is streamed into a temporary file that is removed however the
-    ``with`` block ends; ``progress(done_bytes, total_bytes)`` is called as it arrives
-    (in the calling thread), so a job can show its "fetching" stage.
-    """
-    with storage.local_copy(field_file, progress=progress) as path:
-        yield path
-
-
 def game_create(*, owner, title: str) -> Game:
     game = Game(owner=owner, title=title.strip())
     game.full_clean()
@@ -52,7 +38,7 @@ def game_video_probe(*, video: GameVideo) -> GameVideo:
     from videokit.probe import ProbeError, probe_video
 
     try:
-        with local_copy(video.file) as path:
+        with storage.local_copy(video.file) as path:
             info = probe_video(path)
     except ProbeError as exc:
         video.status, video.error = GameVideo.Status.INVALID, str(exc)

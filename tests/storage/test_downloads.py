@@ -68,7 +68,7 @@ def test_local_copy_of_an_s3_file_streams_to_a_temp_file_removed_on_every_exit(
     assert not kept.exists()
     size = video_path.stat().st_size
     assert seen[0] == (0, size) and seen[-1] == (size, size)
-    with pytest.raises(RuntimeError), services.local_copy(video.file) as path:
+    with pytest.raises(RuntimeError), local_copy(video.file) as path:
         kept = path
         raise RuntimeError("render failed")
     assert not kept.exists()
@@ -76,7 +76,7 @@ def test_local_copy_of_an_s3_file_streams_to_a_temp_file_removed_on_every_exit(
 
 def test_local_copy_of_a_local_file_is_the_file_itself(game, isolated_media):
     video = game.videos.get()
-    with services.local_copy(video.file) as path:
+    with local_copy(video.file) as path:
         assert path == isolated_media / video.file.name
     assert path.exists()
 
