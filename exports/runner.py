@@ -119,10 +119,20 @@ def work_folder(job: ExportJob) -> Iterator[Path]:
 
 
 def _remember_pid(folder: Path) -> Callable[[JobProgress], None]:
+    """A progress listener that records FFmpeg's newest process group in ``folder``.
+
+    The listener hears every progress frame; the file is written only when a new
+    FFmpeg starts (writing it on every frame cost a tenth of a second per job).
+    """
+    written: int | None = None
+
     def listener(progress: JobProgress) -> None:
-        if progress.pids:
+        nonlocal written
+        newest = progress.pids[-1] if progress.pids else None
+        if newest is not None and newest != written:
+            written = newest
             with contextlib.suppress(OSError):
-                (folder / PID_FILE).write_text(str(progress.pids[-1]))
+                (folder / PID_FILE).write_text(str(newest))
 
     return listener
 

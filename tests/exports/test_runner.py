@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from exports import services
+from exports import runner, services
 from exports.models import ExportJob
 from notifications.models import Notification
 
@@ -56,6 +56,36 @@ def test_progress_rises_to_100_and_the_row_is_written_about_once_a_second(
     ]
     # The claim, the first write, one a second while rendering, the completion.
     assert len(writes) <= elapsed + 3
+
+
+def test_the_work_folder_names_the_running_ffmpeg_once_per_process(
+    user, game, clips, start_job, run_job, monkeypatch, work_dir
+):
+    """The reaper reads ``ffmpeg.pgid`` to end a killed worker's FFmpeg; it is written
+    when an FFmpeg starts, not on every progress frame."""
+    job = start_job(user, kind="annotate", game_id=game.pk)
+    pid_writes: list[str] = []
+    real_write_text = Path.write_text
+
+    def counting_write_text(self, data, *args, **kwargs):
+        if self.name == runner.PID_FILE:
+            pid_writes.append(data)
+        return real_write_text(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", counting_write_text)
+    recorded: list[tuple[str, int]] = []
+
+    def check_pid_file(progress) -> None:
+        if progress.pids:
+            (pid_file,) = work_dir.glob(f"job{job.pk}-*/{runner.PID_FILE}")
+            recorded.append((pid_file.read_text(), progress.pids[-1]))
+
+    assert run_job(job, progress_listener=check_pid_file) == "complete"
+
+    assert recorded and all(text == str(pid) for text, pid in recorded)
+    started = sorted({pid for _, pid in recorded})
+    assert sorted(int(text) for text in pid_writes) == started
+    assert len(recorded) > len(pid_writes)
 
 
 def test_cancel_while_running_kills_ffmpeg_group_and_cleans_up(
