@@ -17,6 +17,10 @@ For each kind (annotate, framing, overlay-spotlight, overlay-highlight):
 
 Then each overlay effect against a plain re-encode of the same working video.
 Targets: ratio <= 1.10 per kind, overlay effect <= 1.10x re-encode, peak < 450 MB.
+
+Everything runs ``BENCH_ROUNDS`` times (default 2), job and direct back to back, and
+the table keeps each side's fastest round (row writes and hub fps of the fastest job):
+on this shared 2-core machine a neighbour's burst otherwise decides a single run.
 """
 
 from __future__ import annotations
@@ -31,12 +35,14 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR = BASE_DIR / "var" / "bench"
 SOURCE_SECONDS, WIDTH, HEIGHT, FPS = 60, 1920, 1080, 30
 TARGET_RATIO, TARGET_EFFECT, TARGET_MB = 1.10, 1.10, 450
+ROUNDS = max(int(os.environ.get("BENCH_ROUNDS", "2")), 1)
 
 os.environ.update(
     DJANGO_SETTINGS_MODULE="config.settings",
@@ -273,8 +279,8 @@ def main() -> int:
     log_path = VAR / "qcluster.log"
     cluster = start_cluster(log_path)
     hub = HubListener(user.pk)
-    rows = []
-    effects = []
+    runs: dict[str, list[Run]] = {}
+    effects: dict[str, list[tuple[float, float]]] = {}
     work = VAR / "direct"
     try:
         time.sleep(3)  # let the cluster start
@@ -285,41 +291,33 @@ def main() -> int:
         run_job(client, {"kind": "annotate", "game_id": game.pk,
                          "options": {"clip_ids": [clips[0].pk]}})  # fmt: skip
         plan = [
-            ("annotate", {"kind": "annotate", "game_id": game.pk}),
-            ("framing", {"kind": "framing", "project_id": project.pk}),
+            ("annotate", None, {"kind": "annotate", "game_id": game.pk}),
+            ("framing", None, {"kind": "framing", "project_id": project.pk}),
         ]
         for effect in ("spotlight", "highlight"):
-            plan.append((f"overlay ({effect})", {"kind": "overlay", "project_id": project.pk,
-                                                 "effect": effect}))  # fmt: skip
-        for label, body in plan:
-            effect = body.pop("effect", None)
-            if effect:
-                pc = project.project_clips.order_by("position").first()
-                pc.highlight_regions = [{
-                    "start": 0, "end": 10, "effect": effect,
-                    "keyframes": [{"t": 0, "x": 700, "y": 500, "rx": 160, "ry": 220},
-                                  {"t": 10, "x": 1200, "y": 600, "rx": 160, "ry": 220}],
-                }]  # fmt: skip
-                pc.save()
-            print(f"{label}: job...", flush=True)
-            job, job_seconds = run_job(client, body)
-            print(f"{label}: direct FFmpeg...", flush=True)
-            direct = direct_render(job.input_snapshot, work)
-            rows.append(
-                (
-                    label,
-                    job_seconds,
-                    direct.seconds,
-                    job_seconds / direct.seconds,
-                    row_writes(log_path, job.pk),
-                    hub.rate(job.pk, job_seconds),
-                    direct.peak_kb / 1024,
+            plan.append((f"overlay ({effect})", effect,
+                         {"kind": "overlay", "project_id": project.pk}))  # fmt: skip
+        for round_no in range(1, ROUNDS + 1):
+            for label, effect, body in plan:
+                if effect:
+                    set_region(project, effect)
+                print(f"round {round_no}/{ROUNDS}, {label}: job...", flush=True)
+                job, job_seconds = run_job(client, body)
+                print(f"round {round_no}/{ROUNDS}, {label}: direct FFmpeg...", flush=True)
+                direct = direct_render(job.input_snapshot, work)
+                runs.setdefault(label, []).append(
+                    Run(
+                        job_seconds,
+                        direct.seconds,
+                        row_writes(log_path, job.pk),
+                        hub.rate(job.pk, job_seconds),
+                        direct.peak_kb / 1024,
+                    )
                 )
-            )
-            if effect:
-                working = Path(default_storage.path(job.input_snapshot["working_video"]["name"]))
-                plain = plain_reencode(working, work)
-                effects.append((effect, direct.seconds, plain, direct.seconds / plain))
+                if effect:
+                    name = job.input_snapshot["working_video"]["name"]
+                    plain = plain_reencode(Path(default_storage.path(name)), work)
+                    effects.setdefault(effect, []).append((direct.seconds, plain))
     finally:
         hub.stop()
         os.killpg(cluster.pid, signal.SIGTERM)
@@ -327,22 +325,55 @@ def main() -> int:
             cluster.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(cluster.pid, signal.SIGKILL)
+    return print_tables(runs, effects)
 
+
+@dataclass
+class Run:
+    job_seconds: float
+    direct_seconds: float
+    row_writes: str
+    hub_fps: float
+    peak_mb: float
+
+
+def set_region(project, effect: str) -> None:
+    """One 10 s ``effect`` region on the project's first clip."""
+    pc = project.project_clips.order_by("position").first()
+    pc.highlight_regions = [{
+        "start": 0, "end": 10, "effect": effect,
+        "keyframes": [{"t": 0, "x": 700, "y": 500, "rx": 160, "ry": 220},
+                      {"t": 10, "x": 1200, "y": 600, "rx": 160, "ry": 220}],
+    }]  # fmt: skip
+    pc.save()
+
+
+def print_tables(runs: dict[str, list[Run]], effects: dict[str, list[tuple[float, float]]]) -> int:
+    """Fastest round of each side; peak memory is the largest of any round."""
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nExports on a {SOURCE_SECONDS} s {WIDTH}x{HEIGHT} source (annotate: 3 clips of 10 s; "
-          "framing: the same 3 clips, moving crop; overlay: one 10 s region)")  # fmt: skip
+          "framing: the same 3 clips, moving crop; overlay: one 10 s region); "
+          f"fastest of {ROUNDS} round(s); load {load}")  # fmt: skip
     header = ("kind", "job s", "direct s", "ratio", "target", "row writes", "hub fps", "peak MB")
     print("  ".join(f"{h:>20}" if i == 0 else f"{h:>10}" for i, h in enumerate(header)))
     ok = True
-    for label, job_s, direct_s, ratio, writes, fps, peak in rows:
+    for label, rounds in runs.items():
+        best = min(rounds, key=lambda r: r.job_seconds)
+        direct_s = min(r.direct_seconds for r in rounds)
+        ratio = best.job_seconds / direct_s
+        peak = max(r.peak_mb for r in rounds)
         good = ratio <= TARGET_RATIO and peak < TARGET_MB
         ok &= good
-        cells = [f"{label:>20}", f"{job_s:10.1f}", f"{direct_s:10.1f}", f"{ratio:10.2f}",
-                 f"{'<=' + str(TARGET_RATIO):>10}", f"{writes:>10}", f"{fps:10.1f}",
-                 f"{peak:10.0f}"]  # fmt: skip
+        cells = [f"{label:>20}", f"{best.job_seconds:10.1f}", f"{direct_s:10.1f}",
+                 f"{ratio:10.2f}", f"{'<=' + str(TARGET_RATIO):>10}", f"{best.row_writes:>10}",
+                 f"{best.hub_fps:10.1f}", f"{peak:10.0f}"]  # fmt: skip
         print("  ".join(cells) + ("" if good else "   MISSED"))
     print("\nOverlay effect vs a plain re-encode of the same working video")
     print(f"{'effect':>20}  {'render s':>10}  {'re-encode s':>11}  {'ratio':>8}  {'target':>8}")
-    for effect, render_s, plain_s, ratio in effects:
+    for effect, pairs in effects.items():
+        render_s = min(r for r, _ in pairs)
+        plain_s = min(p for _, p in pairs)
+        ratio = render_s / plain_s
         good = ratio <= TARGET_EFFECT
         ok &= good
         print(f"{effect:>20}  {render_s:10.1f}  {plain_s:11.1f}  {ratio:8.2f}  "
