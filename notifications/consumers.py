@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -86,23 +87,33 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=text)
 
     async def _keep_alive(self) -> None:
-        """Ping a quiet socket; close one whose client has said nothing for too long."""
+        """Ping a quiet socket; close one whose client has said nothing for too long.
+
+        Every tab reconnects at once after a deploy or a network blip; pinging each
+        ``interval`` from its connect would keep those thousands of pings (and pongs)
+        in lockstep for ever, a burst that delays every frame queued behind it. So the
+        first check comes at a random moment of the second half of the first interval.
+        """
         loop = asyncio.get_running_loop()
         interval = settings.HUB_PING_SECONDS
         timeout = settings.HUB_CLIENT_TIMEOUT_SECONDS
+        checked = loop.time()
+        wait = interval * random.uniform(0.5, 1.0)
         try:
             while True:
                 until_timeout = timeout - (loop.time() - self._last_heard)
-                await asyncio.sleep(max(min(interval, until_timeout), 0.01))
+                await asyncio.sleep(max(min(wait, until_timeout), 0.01))
                 now = loop.time()
                 if now - self._last_heard >= timeout:
                     await self.close(code=CLOSE_IDLE)
                     return
-                # Ping when either side has been quiet: a quiet server keeps proxies from
-                # closing the socket, a quiet client is asked for the pong that proves it
-                # is alive (also while the server is busy sending it frames).
-                if now - self._last_sent >= interval or now - self._last_heard >= interval:
+                # Ping when either side has been quiet since the last check: a quiet server
+                # keeps proxies from closing the socket, a quiet client is asked for the
+                # pong that proves it is alive (also while the server is busy sending it
+                # frames).
+                if min(self._last_sent, self._last_heard) <= checked:
                     await self.send_frame({"type": "ping"})
+                checked, wait = now, interval
         except asyncio.CancelledError:
             pass
         except Exception:  # the socket is already gone; its disconnect cleans up

@@ -173,6 +173,15 @@ async def _read(hub_socket: HubSocket) -> None:
     hub_socket.closed_code = hub_socket.ws.close_code
 
 
+async def _first_frame_but_pings(ws: Any, *, timeout: float) -> dict[str, Any]:
+    """The first frame that is not a ``ping`` (a ping may come at any time; answer it)."""
+    while True:
+        frame = json.loads((await ws.receive(timeout=timeout)).data)
+        if frame.get("type") != "ping":
+            return frame
+        await ws.send_str('{"type": "pong"}')
+
+
 async def open_sockets(
     session: Any,
     daphne: Daphne,
@@ -196,7 +205,7 @@ async def open_sockets(
                     autoping=True,
                 )
                 await ws.send_str('{"type": "hello", "since": 0}')
-                snapshot = json.loads((await ws.receive(timeout=30)).data)
+                snapshot = await _first_frame_but_pings(ws, timeout=30)
                 if snapshot.get("type") != "snapshot":
                     raise RuntimeError(f"expected a snapshot, got {snapshot}")
             except Exception as exc:  # noqa: BLE001 - every failure is reported to the caller

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -199,6 +200,23 @@ async def test_quiet_socket_is_pinged_and_a_silent_client_is_dropped(
     while (frame := await tab.receive_output(timeout=5))["type"] != "websocket.close":
         frames.append(frame)
     assert frame["code"] == 4408
+
+
+async def test_sockets_opened_together_are_pinged_at_different_moments(
+    sockets, user_cookie, settings
+):
+    """After a deploy every tab reconnects at once; their pings must not stay in lockstep."""
+    settings.HUB_PING_SECONDS = 2.0
+    tabs = await asyncio.gather(*(sockets(user_cookie) for _ in range(10)))
+    loop = asyncio.get_running_loop()
+
+    async def first_ping_at(tab) -> float:
+        assert await tab.receive_json_from(timeout=5) == {"type": "ping"}
+        return loop.time()
+
+    moments = await asyncio.gather(*(first_ping_at(tab) for tab in tabs))
+    # In lockstep they would arrive within a few milliseconds of each other.
+    assert max(moments) - min(moments) > 0.2
 
 
 async def test_a_client_that_answers_pings_stays_while_frames_keep_flowing(
