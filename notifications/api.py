@@ -1,6 +1,7 @@
-"""Notification history, unread count and read / seen / archive over HTTP (docs/hub.md).
+"""Notification history, unread count, toast claims, read / seen / archive over HTTP.
 
-The same data the hub socket carries, for pages and for clients without a socket.
+The same data the hub socket carries, for pages and for clients without a socket
+(docs/hub.md).
 Writes are POST with the session's CSRF token (X-CSRFToken).
 """
 
@@ -101,6 +102,20 @@ def mark_read(request, payload: ReadIn):
 def mark_seen(request, payload: IdsIn):
     """A toast was shown for these; other tabs will not show it again."""
     return _changed(request, services.notifications_mark_seen(user=request.user, ids=payload.ids))
+
+
+class ClaimOut(Schema):
+    claimed: bool = Field(description="True for exactly one caller: that tab shows the toast.")
+
+
+@router.post("/{int:notification_id}/claim-toast", response=ClaimOut)
+def claim_toast(request, notification_id: int):
+    """Ask to toast a new notification; of all the user's tabs, exactly one is told yes."""
+    return {
+        "claimed": services.notification_claim_toast(
+            user=request.user, notification_id=notification_id
+        )
+    }
 
 
 @router.post("/archive", response=ChangedOut)

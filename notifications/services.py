@@ -266,6 +266,21 @@ def notifications_mark_seen(*, user: Any, ids: Any) -> int:
     return _mark(user, ids, "seen_at", "seen")
 
 
+def notification_claim_toast(*, user: Any, notification_id: int) -> bool:
+    """True for exactly one caller: the tab (of any browser) that will toast this notification.
+
+    One conditional UPDATE marks it seen, so racing tabs cannot both win; a notification
+    already seen, read or archived (or another user's) is never claimed.
+    """
+    user_id = _user_id(user)
+    claimed = Notification.objects.filter(
+        user_id=user_id, pk=notification_id, seen_at=None, read_at=None, archived_at=None
+    ).update(seen_at=timezone.now())
+    if claimed:
+        _push_unread_after_commit(user_id, "seen", ids=[notification_id])
+    return bool(claimed)
+
+
 def notifications_mark_read(*, user: Any, ids: Any) -> int:
     """Mark the user's notifications read (and seen); returns how many changed."""
     return _mark(user, ids, "read_at", "read", also=("seen_at",))

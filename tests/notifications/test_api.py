@@ -1,11 +1,15 @@
-"""/api/notifications: history by cursor, unread count, read / seen / archive, CSRF, errors."""
+"""/api/notifications: history by cursor, unread count, toast claims, read / seen / archive,
+CSRF, errors."""
 
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from unittest import mock
 
 import pytest
+from django.db import connections
 from django.test import Client
 
 from notifications import services
@@ -90,6 +94,54 @@ def test_seen_and_archive(client_user, five):
     assert "n1" not in titles
 
 
+def claim(client, note) -> bool:
+    response = client.post(f"/api/notifications/{note.pk}/claim-toast")
+    assert response.status_code == 200
+    return response.json()["claimed"]
+
+
+def test_one_claim_per_notification_wins_the_toast_and_marks_it_seen(client_user, five):
+    assert claim(client_user, five[0]) is True
+    assert claim(client_user, five[0]) is False
+    five[0].refresh_from_db()
+    assert five[0].seen_at is not None and five[0].read_at is None
+    assert client_user.get("/api/notifications/unread-count").json() == {"count": 5}
+
+
+def test_seen_read_or_archived_notifications_are_never_claimed(client_user, five):
+    post(client_user, "/api/notifications/seen", {"ids": [five[0].pk]})
+    post(client_user, "/api/notifications/read", {"ids": [five[1].pk]})
+    post(client_user, "/api/notifications/archive", {"ids": [five[2].pk]})
+    assert [claim(client_user, note) for note in five] == [False, False, False, True, True]
+
+
+def test_another_users_notification_cannot_be_claimed(client_other, five):
+    assert claim(client_other, five[0]) is False
+    assert client_other.post("/api/notifications/999999/claim-toast").json() == {"claimed": False}
+    assert not Notification.objects.exclude(seen_at=None).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tabs_racing_for_one_toast_have_exactly_one_winner(user):
+    """Eight tabs ask at the same moment, each on its own connection: one is told yes."""
+    note = services.notify(user=user, kind="export.completed", title="Reel ready")
+    tabs = 8
+    start = threading.Barrier(tabs)
+
+    def tab_claims(_) -> bool:
+        client = Client()
+        client.force_login(user)
+        start.wait()
+        try:
+            return claim(client, note)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(tabs) as pool:
+        answers = list(pool.map(tab_claims, range(tabs)))
+    assert answers.count(True) == 1, answers
+
+
 @pytest.mark.parametrize(
     "body",
     [{}, {"ids": [1], "all": True}, {"ids": "1"}, {"ids": [1] * 501}, {"all": "yes please"}],
@@ -134,5 +186,6 @@ def test_endpoints_are_in_the_openapi_document(client_user):
         "/api/notifications/read",
         "/api/notifications/seen",
         "/api/notifications/archive",
+        "/api/notifications/{notification_id}/claim-toast",
     ):
         assert path in paths
