@@ -37,7 +37,7 @@ function trackPending(delta) {
   document.body.dataset.toastChecks = String(pendingChecks);
 }
 
-/** Toast a notification once per browser: not if seen before, and only in the tab that claims it. */
+/** Toast a notification once for the user: not if seen before, and only in the tab the server picks. */
 async function toastOnce(notification) {
   trackPending(1);
   try {
@@ -49,15 +49,11 @@ async function toastOnce(notification) {
 
 async function decideToast(notification) {
   if (notification.seen_at || notification.read_at || notification.archived_at) return;
-  if (!(await hub.claimToast(notification.id))) return;
-  if (toastedThisBatch >= MAX_TOASTS_PER_BATCH) {
-    hub.markSeen([notification.id]); // the bell has it; a flood of toasts helps nobody
-    return;
-  }
+  if (!(await hub.claimToast(notification.id))) return; // another tab shows it (claims mark it seen)
+  if (toastedThisBatch >= MAX_TOASTS_PER_BATCH) return; // the bell has it; a flood of toasts helps nobody
   toastedThisBatch += 1;
   queueMicrotask(() => setTimeout(() => (toastedThisBatch = 0), 1000));
   toasts.show(notification);
-  hub.markSeen([notification.id]);
 }
 
 if (hub) {

@@ -8,7 +8,7 @@
 //   "resync"       {}                      more was missed than a snapshot carries: reload history
 //
 // The cursor (the highest notification id known) lives in localStorage, so a refreshed tab
-// resumes where it was; toasts are claimed under a Web Lock so that several tabs show one.
+// resumes where it was; the server hands each toast to one tab (claimToast).
 
 import { api, ApiError } from "./api.js";
 
@@ -19,7 +19,6 @@ const BACKOFF_CAP_MS = 15000;
 const POLL_MS = 1500;
 const PING_MS = 25000;
 const SILENCE_MS = 70000;
-const TOASTED_KEEP = 300;
 
 /** Items of a list answer, whatever the envelope (`items`, `results`, ... or a bare list). */
 export function listOf(answer) {
@@ -51,7 +50,6 @@ export class Hub extends EventTarget {
     this.url = url || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/notifications`;
     this.keys = {
       cursor: `reelforge:${userId}:cursor`,
-      toasted: `reelforge:${userId}:toasted`,
     };
     this.cursor = Number(localStorage.getItem(this.keys.cursor)) || 0;
     this.jobs = new Map();
@@ -60,6 +58,7 @@ export class Hub extends EventTarget {
     this.open = false;
     this.attempt = 0;
     this.pendingSeen = new Set();
+    this.toastedOffline = new Set();
     this.counted = new Set();
     this.lastMessageAt = 0;
     this.channel = "BroadcastChannel" in window ? new BroadcastChannel(`reelforge:${userId}`) : null;
@@ -289,24 +288,21 @@ export class Hub extends EventTarget {
   }
 
   /**
-   * True for exactly one tab of this browser per notification: check-and-set under a Web
-   * Lock (tabs are separate event loops; the lock makes the check atomic across them).
+   * True for exactly one tab per notification, across tabs, browsers and devices: the server
+   * answers yes once (and marks it seen). A Web Lock around localStorage cannot do this:
+   * Chromium syncs localStorage between tab processes after the lock is gone.
+   * If the server cannot be asked, this tab toasts it once and sends `seen` later.
    */
   async claimToast(id) {
-    const claim = () => {
-      let ids = [];
-      try {
-        ids = JSON.parse(localStorage.getItem(this.keys.toasted) || "[]");
-      } catch {
-        ids = [];
-      }
-      if (ids.includes(id)) return false;
-      ids.push(id);
-      localStorage.setItem(this.keys.toasted, JSON.stringify(ids.slice(-TOASTED_KEEP)));
+    try {
+      const answer = await api(`/notifications/${id}/claim-toast`, { method: "POST" });
+      return answer.claimed === true;
+    } catch {
+      if (this.toastedOffline.has(id)) return false;
+      this.toastedOffline.add(id);
+      this.markSeen([id]);
       return true;
-    };
-    if (navigator.locks) return navigator.locks.request(this.keys.toasted, claim);
-    return claim();
+    }
   }
 
   /** A toast showed these: never toast them again, in any tab or after a refresh. */

@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from exports.models import ExportJob
+from notifications import services
 from notifications.models import Notification
 from tests.browser.scenes import KINDS, make_scene
 
@@ -182,6 +183,30 @@ def test_two_tabs_show_one_toast_and_a_read_clears_both_badges(kind, user, signe
         expect(page.locator("[data-role=badge]")).to_be_hidden()
     note.refresh_from_db()
     assert note.read_at is not None
+
+
+def test_each_notification_toasts_once_across_tabs_and_browsers(user, signed_in):
+    """Three tabs on the laptop and one on the phone: five completions, five toasts in all."""
+    laptop, phone = signed_in(), signed_in()
+    tabs = [laptop.new_page() for _ in range(3)] + [phone.new_page()]
+    for tab in tabs:
+        tab.goto("/")
+        settled(tab)
+    notes = [
+        services.notify(user=user, kind="export.completed", level="success", title=f"Reel {i}")
+        for i in range(5)
+    ]
+    for tab in tabs:
+        tab.wait_for_function(
+            "n => document.querySelector('[data-role=bell-button]').dataset.unread === String(n)",
+            arg=len(notes),
+        )
+        settled(tab)
+    for note in notes:
+        shown = [times_toasted(tab, note) for tab in tabs]
+        assert sum(shown) == 1, (note.title, shown)
+        note.refresh_from_db()
+        assert note.seen_at is not None and note.read_at is None
 
 
 @pytest.mark.parametrize("kind", KINDS)
