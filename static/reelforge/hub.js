@@ -37,6 +37,11 @@ export function countOf(answer) {
   return null;
 }
 
+/** True when frame `a` of a job is older than `b` (ISO `updated_at`, same zone, from the server). */
+function isOlder(a, b) {
+  return Boolean(a.updated_at && b.updated_at && a.updated_at < b.updated_at);
+}
+
 /** Exponential backoff with jitter: half the capped delay fixed, half random. */
 export function backoffDelay(attempt) {
   const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
@@ -50,9 +55,11 @@ export class Hub extends EventTarget {
     this.url = url || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/notifications`;
     this.keys = {
       cursor: `reelforge:${userId}:cursor`,
+      jobs: `reelforge:${userId}:jobs`,
     };
     this.cursor = Number(localStorage.getItem(this.keys.cursor)) || 0;
     this.jobs = new Map();
+    this.remembered = this.recallJobs();
     this.unread = null;
     this.socket = null;
     this.open = false;
@@ -257,11 +264,34 @@ export class Hub extends EventTarget {
     if (!job || job.id == null) return;
     const known = this.jobs.get(job.id);
     // Frames can arrive out of order (socket and poll): never step back in time.
-    if (known && known.updated_at && job.updated_at && job.updated_at < known.updated_at) return;
-    if (known && FINISHED.has(known.status)) return;
+    if (known && isOlder(job, known)) return;
+    const beforeRefresh = this.remembered.get(job.id);
+    this.remembered.delete(job.id);
+    // The snapshot reads the job row, written once a second: the frames this tab showed
+    // before a refresh can be newer, and the bar must not step back.
+    if (!known && beforeRefresh && isOlder(job, beforeRefresh)) job = beforeRefresh;
     if (FINISHED.has(job.status)) this.jobs.delete(job.id);
     else this.jobs.set(job.id, job);
+    this.rememberJobs();
     this.emit("job", job);
+  }
+
+  /** Active jobs as last shown, kept for this tab's next page load (sessionStorage). */
+  rememberJobs() {
+    try {
+      sessionStorage.setItem(this.keys.jobs, JSON.stringify([...this.jobs.values()]));
+    } catch {
+      // storage full or disabled: a refresh then starts from the snapshot
+    }
+  }
+
+  recallJobs() {
+    try {
+      const jobs = JSON.parse(sessionStorage.getItem(this.keys.jobs) || "[]");
+      return new Map(jobs.map((job) => [job.id, job]));
+    } catch {
+      return new Map();
+    }
   }
 
   /** Track a job this tab just started, so the indicator shows it before the first frame. */

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from exports.models import ExportJob
@@ -126,6 +127,28 @@ def test_refresh_during_export_brings_the_indicator_back_and_it_runs_to_completi
     assert again >= before
     wait_progress_above(page, job.pk, again)
     wait_finished(job, page)
+
+
+def test_a_refresh_never_steps_the_bar_back_to_the_older_job_row(user, signed_in):
+    """The row is written once a second and frames run ahead of it: a refreshed tab keeps
+    the newer frame it showed instead of the row the snapshot reads."""
+    now = timezone.now()
+    job = ExportJob.objects.create(
+        owner=user, kind="annotate", status=ExportJob.Status.PROCESSING, stage="render",
+        progress=30, worker_id="a-worker-elsewhere", heartbeat_at=now, started_at=now,
+    )  # fmt: skip
+    page = signed_in().new_page()
+    page.goto("/")
+    settled(page)
+    bar = job_row(page, job.pk).get_by_role("progressbar")
+    expect(bar).to_have_attribute("aria-valuenow", "30")
+
+    job.progress, job.updated_at = 60, timezone.now()
+    services.publish_job(job)  # a frame only, as between two row writes
+    expect(bar).to_have_attribute("aria-valuenow", "60")
+    page.reload()
+    settled(page)
+    expect(bar).to_have_attribute("aria-valuenow", "60", timeout=3000)
 
 
 @pytest.mark.parametrize("kind", KINDS)
