@@ -27,6 +27,7 @@ export function reportError(title, err) {
 }
 
 const MAX_TOASTS_PER_BATCH = 5;
+const HIDDEN_TAB_YIELD_MS = 1000; // a hidden tab asks later, so a tab the user sees gets the toast
 let toastedThisBatch = 0;
 
 let pendingChecks = 0;
@@ -37,7 +38,7 @@ function trackPending(delta) {
   document.body.dataset.toastChecks = String(pendingChecks);
 }
 
-/** Toast a notification once for the user: not if seen before, and only in the tab the server picks. */
+/** Toast a notification once for the user: not if seen before, only in the tab the server picks. */
 async function toastOnce(notification) {
   trackPending(1);
   try {
@@ -49,6 +50,7 @@ async function toastOnce(notification) {
 
 async function decideToast(notification) {
   if (notification.seen_at || notification.read_at || notification.archived_at) return;
+  if (document.hidden) await new Promise((resolve) => setTimeout(resolve, HIDDEN_TAB_YIELD_MS));
   if (!(await hub.claimToast(notification.id))) return; // another tab shows it (claims mark it seen)
   if (toastedThisBatch >= MAX_TOASTS_PER_BATCH) return; // the bell has it; a flood of toasts helps nobody
   toastedThisBatch += 1;

@@ -1,4 +1,4 @@
-// The toast stack, bottom right: at most five; info auto-dismisses, errors stay until closed.
+// The toast stack, bottom right: at most five; info auto-dismisses once seen, errors stay until closed.
 
 import { api } from "./api.js";
 import { el } from "./format.js";
@@ -86,14 +86,20 @@ export class Toasts {
     );
   }
 
-  /** Dismiss after a while, but never while the pointer or focus is on it. */
+  /** Dismiss a while after the tab is seen (never while it is hidden, or under the pointer or focus). */
   autoDismiss(toast) {
-    let timer = setTimeout(() => this.remove(toast), AUTO_DISMISS_MS);
-    const hold = () => clearTimeout(timer);
-    const release = () => {
+    let timer;
+    const dismissIn = (ms) => {
       clearTimeout(timer);
-      timer = setTimeout(() => this.remove(toast), AUTO_DISMISS_MS / 2);
+      timer = setTimeout(() => this.remove(toast), ms);
     };
+    const whenVisible = () => {
+      if (document.hidden) document.addEventListener("visibilitychange", whenVisible, { once: true });
+      else dismissIn(AUTO_DISMISS_MS);
+    };
+    whenVisible();
+    const hold = () => clearTimeout(timer);
+    const release = () => dismissIn(AUTO_DISMISS_MS / 2);
     toast.addEventListener("mouseenter", hold);
     toast.addEventListener("focusin", hold);
     toast.addEventListener("mouseleave", release);

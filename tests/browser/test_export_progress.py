@@ -99,6 +99,43 @@ def wait_finished(job: ExportJob, page, status: str = "complete") -> ExportJob:
     return job
 
 
+HIDDEN_TAB = """
+window.__hidden = true;
+Object.defineProperty(document, "hidden", { get: () => window.__hidden });
+Object.defineProperty(document, "visibilityState", {
+  get: () => (window.__hidden ? "hidden" : "visible"),
+});
+"""
+
+
+def hidden_tab(context):
+    """A tab the user is not looking at (headless Chromium reports every page visible)."""
+    page = context.new_page()
+    page.add_init_script(HIDDEN_TAB)
+    return page
+
+
+def bring_to_front(page) -> None:
+    page.evaluate("window.__hidden = false; document.dispatchEvent(new Event('visibilitychange'))")
+
+
+def notify_completions(user, count: int) -> list[Notification]:
+    return [
+        services.notify(user=user, kind="export.completed", level="success", title=f"Reel {i}")
+        for i in range(count)
+    ]
+
+
+def wait_all_in(tabs, notes) -> None:
+    """Every tab counts every note as unread and has decided about its toasts."""
+    for tab in tabs:
+        tab.wait_for_function(
+            "n => document.querySelector('[data-role=bell-button]').dataset.unread === String(n)",
+            arg=len(notes),
+        )
+        settled(tab)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_refresh_during_export_brings_the_indicator_back_and_it_runs_to_completion(
     kind, user, signed_in
@@ -215,21 +252,41 @@ def test_each_notification_toasts_once_across_tabs_and_browsers(user, signed_in)
     for tab in tabs:
         tab.goto("/")
         settled(tab)
-    notes = [
-        services.notify(user=user, kind="export.completed", level="success", title=f"Reel {i}")
-        for i in range(5)
-    ]
-    for tab in tabs:
-        tab.wait_for_function(
-            "n => document.querySelector('[data-role=bell-button]').dataset.unread === String(n)",
-            arg=len(notes),
-        )
-        settled(tab)
+    notes = notify_completions(user, 5)
+    wait_all_in(tabs, notes)
     for note in notes:
         shown = [times_toasted(tab, note) for tab in tabs]
         assert sum(shown) == 1, (note.title, shown)
         note.refresh_from_db()
         assert note.seen_at is not None and note.read_at is None
+
+
+def test_the_tab_in_view_gets_the_toast_not_the_hidden_ones(user, signed_in):
+    context = signed_in()
+    hidden = [hidden_tab(context), hidden_tab(context)]
+    in_view = context.new_page()
+    tabs = [*hidden, in_view]
+    for tab in tabs:
+        tab.goto("/")
+        settled(tab)
+    notes = notify_completions(user, 3)
+    wait_all_in(tabs, notes)
+    for note in notes:
+        assert [times_toasted(tab, note) for tab in tabs] == [0, 0, 1], note.title
+
+
+def test_a_toast_in_a_hidden_tab_waits_for_the_user_to_look(user, signed_in):
+    """Alone and hidden, the tab still toasts, but the toast outlasts its 7 s until seen."""
+    page = hidden_tab(signed_in())
+    page.goto("/")
+    settled(page)
+    (note,) = notify_completions(user, 1)
+    wait_toasted(page, note)
+    toast = page.locator(f"#toasts [data-notification-id='{note.pk}']")
+    page.wait_for_timeout(8_000)  # longer than the auto-dismiss delay
+    expect(toast).to_be_visible()
+    bring_to_front(page)
+    expect(toast).to_be_hidden(timeout=15_000)
 
 
 @pytest.mark.parametrize("kind", KINDS)
