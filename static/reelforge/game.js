@@ -116,7 +116,9 @@ player.addEventListener("timeupdate", () => (timeLabel.textContent = secs(gameTi
 partSelect?.addEventListener("change", () => seek(parts[Number(partSelect.value)].offset));
 markStart.addEventListener("click", onMarkStart);
 markEnd.addEventListener("click", onMarkEnd);
-root.querySelector("[data-role=annotate]").addEventListener("click", onAnnotate);
+const annotateButton = root.querySelector("[data-role=annotate]");
+annotateButton.addEventListener("click", onAnnotate);
+annotateButton.disabled = false; // the page renders it disabled until this line
 root.querySelector("[data-role=select-all]").addEventListener("click", () => {
   const boxes = [...clipList.querySelectorAll("input[name=clips]")];
   const all = boxes.every((b) => b.checked);

@@ -376,7 +376,13 @@ function onAspectChange(event) {
 async function refreshOutputs() {
   const outputs = $("outputs");
   outputs.innerHTML = await fragment(`/projects/${data.project_id}/outputs`);
-  const hasWorking = outputs.querySelector("[data-has-working]")?.dataset.hasWorking === "1";
+  enableExportButtons();
+}
+
+/** The page renders the export buttons disabled until they are wired; overlay needs a working video. */
+function enableExportButtons() {
+  const hasWorking = $("outputs").querySelector("[data-has-working]")?.dataset.hasWorking === "1";
+  $("export-framing").disabled = false;
   const overlayButton = $("export-overlay");
   overlayButton.disabled = !hasWorking;
   overlayButton.title = hasWorking ? "" : "Render the working video first";
@@ -413,6 +419,7 @@ function wire() {
   outputs.addEventListener("jobs-changed", refreshOutputs);
   refreshOnJobs((job) => job.project_id === data.project_id, refreshOutputs);
   new ResizeObserver(renderStage).observe(overlay);
+  enableExportButtons();
 }
 
 async function main() {

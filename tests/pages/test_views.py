@@ -19,6 +19,24 @@ def test_every_page_has_the_bell_the_indicator_and_the_toast_stack(client_user, 
         assert "reelforge/app.js" in html, url
 
 
+def test_export_buttons_stay_disabled_until_the_page_script_wires_them(client_user, game):
+    """A click before the module script has run would do nothing: the button cannot take it."""
+    from games import services
+
+    project = services.project_create(owner=game.owner, game=game, name="Reel")
+    pages = {
+        f"/games/{game.pk}/": ['data-role="annotate" disabled'],
+        f"/projects/{project.pk}/": [
+            'data-role="export-framing" disabled',
+            'data-role="export-overlay" disabled',
+        ],
+    }
+    for url, buttons in pages.items():
+        html = client_user.get(url).content.decode()
+        for button in buttons:
+            assert button in html, (url, button)
+
+
 def test_project_is_created_from_chosen_clips_in_game_order(client_user, user, game):
     from games import services
 
