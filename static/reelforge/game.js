@@ -115,6 +115,7 @@ function onAnnotate(event) {
 player.addEventListener("timeupdate", () => (timeLabel.textContent = secs(gameTime())));
 partSelect?.addEventListener("change", () => seek(parts[Number(partSelect.value)].offset));
 markStart.addEventListener("click", onMarkStart);
+markStart.disabled = false; // the page renders it disabled until this line
 markEnd.addEventListener("click", onMarkEnd);
 const annotateButton = root.querySelector("[data-role=annotate]");
 annotateButton.addEventListener("click", onAnnotate);

@@ -128,3 +128,4 @@ async function onSubmit(event) {
 }
 
 form.addEventListener("submit", onSubmit);
+form.dataset.ready = "1"; // from here on the page checks files before sending them

@@ -32,6 +32,7 @@ def upload(page, title: str, files) -> None:
 def test_upload_refuses_what_is_not_a_video_then_uploads_and_probes_one(user, signed_in):
     page = signed_in().new_page()
     page.goto("/")
+    page.wait_for_selector("[data-role=upload-form][data-ready='1']")  # else the form posts
     error = page.locator("[data-role=upload-error]")
 
     upload(page, "Notes", {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"})

@@ -19,13 +19,13 @@ def test_every_page_has_the_bell_the_indicator_and_the_toast_stack(client_user, 
         assert "reelforge/app.js" in html, url
 
 
-def test_export_buttons_stay_disabled_until_the_page_script_wires_them(client_user, game):
+def test_action_buttons_stay_disabled_until_the_page_script_wires_them(client_user, game):
     """A click before the module script has run would do nothing: the button cannot take it."""
     from games import services
 
     project = services.project_create(owner=game.owner, game=game, name="Reel")
     pages = {
-        f"/games/{game.pk}/": ['data-role="annotate" disabled'],
+        f"/games/{game.pk}/": ['data-role="mark-start" disabled', 'data-role="annotate" disabled'],
         f"/projects/{project.pk}/": [
             'data-role="export-framing" disabled',
             'data-role="export-overlay" disabled',
