@@ -119,6 +119,12 @@ def bring_to_front(page) -> None:
     page.evaluate("window.__hidden = false; document.dispatchEvent(new Event('visibilitychange'))")
 
 
+def open_home(tabs) -> None:
+    for tab in tabs:
+        tab.goto("/")
+        settled(tab)
+
+
 def notify_completions(user, count: int) -> list[Notification]:
     return [
         services.notify(user=user, kind="export.completed", level="success", title=f"Reel {i}")
@@ -249,9 +255,7 @@ def test_each_notification_toasts_once_across_tabs_and_browsers(user, signed_in)
     """Three tabs on the laptop and one on the phone: five completions, five toasts in all."""
     laptop, phone = signed_in(), signed_in()
     tabs = [laptop.new_page() for _ in range(3)] + [phone.new_page()]
-    for tab in tabs:
-        tab.goto("/")
-        settled(tab)
+    open_home(tabs)
     notes = notify_completions(user, 5)
     wait_all_in(tabs, notes)
     for note in notes:
@@ -266,9 +270,7 @@ def test_the_tab_in_view_gets_the_toast_not_the_hidden_ones(user, signed_in):
     hidden = [hidden_tab(context), hidden_tab(context)]
     in_view = context.new_page()
     tabs = [*hidden, in_view]
-    for tab in tabs:
-        tab.goto("/")
-        settled(tab)
+    open_home(tabs)
     notes = notify_completions(user, 3)
     wait_all_in(tabs, notes)
     for note in notes:
@@ -278,8 +280,7 @@ def test_the_tab_in_view_gets_the_toast_not_the_hidden_ones(user, signed_in):
 def test_a_toast_in_a_hidden_tab_waits_for_the_user_to_look(user, signed_in):
     """Alone and hidden, the tab still toasts, but the toast outlasts its 7 s until seen."""
     page = hidden_tab(signed_in())
-    page.goto("/")
-    settled(page)
+    open_home([page])
     (note,) = notify_completions(user, 1)
     wait_toasted(page, note)
     toast = page.locator(f"#toasts [data-notification-id='{note.pk}']")
